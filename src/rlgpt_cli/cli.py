@@ -1,0 +1,102 @@
+"""The ``rlgpt`` command line: global options, command registration, exit codes.
+
+Every command module under ``rlgpt_cli.commands`` exposes ``register(app)``; plugins add
+theirs through the ``register_commands`` hook. Nothing heavy is imported here so that
+``rlgpt --help`` answers fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Optional
+
+import typer
+
+from rlgpt_cli import __version__
+from rlgpt_cli.errors import ExitCode, RlgptError
+from rlgpt_cli.output import AppState
+from rlgpt_cli.settings import Settings
+
+# Built-in command modules, in the order `rlgpt --help` lists them.
+COMMAND_MODULES = ["logs", "doctor"]
+
+app = typer.Typer(
+    name="rlgpt",
+    help="RL-GPT: LLM agents code what can be coded and learn the rest with PPO.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"rlgpt {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    json_: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="More detail; tracebacks on errors."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or diagnostics on stderr."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="litellm model name (env RLGPT_MODEL; default rlgpt/offline, the built-in offline planner)."),
+    env: Optional[str] = typer.Option(None, "--env", "-e", help="World (env RLGPT_ENV; default crafter)."),
+    library: Optional[str] = typer.Option(None, "--library", help="Skill library directory (env RLGPT_LIBRARY; default RLGPT_HOME/library)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (env RLGPT_SEED; default 0)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """RL-GPT: a slow agent plans, a fast agent writes code or RL configurations, a critic
+    feeds back, and every code skill or trained policy lands in a reusable skill library."""
+    ctx.obj = AppState(
+        settings=Settings.resolve(model=model, env=env, library=library, seed=seed),
+        json=json_,
+        verbose=verbose,
+        quiet=quiet,
+    )
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"rlgpt_cli.commands.{name}").register(app)
+
+
+_register_commands()
+
+
+def _fail(message: str, code: int) -> None:
+    sys.stderr.write(f"Error: {message}\n")
+    sys.exit(int(code))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: maps every failure to one line and an exit code."""
+    from typer.exceptions import Abort, TyperException
+
+    verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    try:
+        rv = app(args=argv, prog_name="rlgpt", standalone_mode=False)
+    except RlgptError as exc:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
+        _fail(exc.message, exc.exit_code)
+    except TyperException as exc:  # Click's usage errors, as Typer vendors Click
+        if hasattr(exc, "show"):
+            exc.show()
+        else:
+            sys.stderr.write(f"Error: {exc.format_message()}\n")
+        sys.exit(ExitCode.USAGE if exc.exit_code in (0, 2) else exc.exit_code)
+    except (Abort, KeyboardInterrupt):
+        _fail("interrupted", ExitCode.INTERRUPTED)
+    except BrokenPipeError:
+        sys.exit(ExitCode.OK)
+    except Exception as exc:  # a bug: one line unless -v, never a silent success
+        if verbose:
+            raise
+        _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)", ExitCode.TASK_FAILED)
+    sys.exit(int(rv) if isinstance(rv, int) else ExitCode.OK)

@@ -1,0 +1,77 @@
+"""Exit codes and the exceptions that map to them.
+
+Every failure a user can cause or meet ends as one of these: the CLI prints the
+message on one line (a traceback only with ``-v``) and exits with ``exit_code``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Documented process exit codes (the README lists them)."""
+
+    OK = 0
+    TASK_FAILED = 1  # the command ran, but the task itself did not succeed
+    USAGE = 2  # bad arguments, unknown names, invalid input files
+    MODEL = 3  # model or provider error (network, HTTP 4xx/5xx, unparseable answers)
+    SANDBOX = 4  # LLM-written code refused or stopped by the sandbox
+    WORLD = 5  # the world could not start or misbehaved
+    BUDGET = 6  # a cost, call or step budget ran out
+    LIBRARY = 7  # skill library problem: broken, tampered or locked skill
+    INTERRUPTED = 130  # Ctrl-C / SIGTERM; state was saved
+
+
+class RlgptError(Exception):
+    """Base class: a one-line message and the exit code it ends with."""
+
+    exit_code: ExitCode = ExitCode.TASK_FAILED
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class TaskFailed(RlgptError):
+    exit_code = ExitCode.TASK_FAILED
+
+
+class UsageError(RlgptError):
+    exit_code = ExitCode.USAGE
+
+
+class NotFound(UsageError):
+    """An unknown name (task, skill, world, run id); the message lists the nearest."""
+
+
+class ModelError(RlgptError):
+    exit_code = ExitCode.MODEL
+
+
+class SandboxError(RlgptError):
+    exit_code = ExitCode.SANDBOX
+
+
+class WorldError(RlgptError):
+    exit_code = ExitCode.WORLD
+
+
+class BudgetExceeded(RlgptError):
+    exit_code = ExitCode.BUDGET
+
+
+class LibraryError(RlgptError):
+    exit_code = ExitCode.LIBRARY
+
+
+class Interrupted(RlgptError):
+    exit_code = ExitCode.INTERRUPTED
+
+
+def nearest(name: str, choices, n: int = 3) -> str:
+    """'; did you mean a, b?' for an unknown name, or '' when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=n, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""

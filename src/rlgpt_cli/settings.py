@@ -1,0 +1,89 @@
+"""One settings object for every command.
+
+Precedence, highest first: command-line flag > environment variable > default.
+
+| setting | flag | environment variable | default |
+|---|---|---|---|
+| model | `--model` | `RLGPT_MODEL` | `rlgpt/offline` (the built-in offline planner) |
+| world | `--env` | `RLGPT_ENV` | `crafter` |
+| home | – | `RLGPT_HOME` | the platform's user data dir for `rlgpt` |
+| library | `--library` | `RLGPT_LIBRARY` | `<home>/library` |
+| seed | `--seed` | `RLGPT_SEED` | `0` |
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rlgpt_cli.errors import UsageError
+
+OFFLINE_MODEL = "rlgpt/offline"
+DEFAULT_ENV = "crafter"
+
+
+def default_home() -> Path:
+    """The platform's per-user data directory (XDG on Linux)."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "rlgpt"
+
+
+def _env(name: str) -> str | None:
+    value = os.environ.get(name)
+    return value if value else None
+
+
+@dataclass
+class Settings:
+    model: str = OFFLINE_MODEL
+    env: str = DEFAULT_ENV
+    home: Path = field(default_factory=default_home)
+    library: Path | None = None
+    seed: int = 0
+
+    @property
+    def library_path(self) -> Path:
+        return self.library or self.home / "library"
+
+    @property
+    def db_path(self) -> Path:
+        return self.home / "rlgpt.db"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @classmethod
+    def resolve(
+        cls,
+        model: str | None = None,
+        env: str | None = None,
+        library: str | Path | None = None,
+        seed: int | None = None,
+    ) -> "Settings":
+        """Merge flags (given here) over environment variables over defaults."""
+        home = Path(_env("RLGPT_HOME") or default_home()).expanduser()
+        library = library or _env("RLGPT_LIBRARY")
+        if seed is None:
+            raw = _env("RLGPT_SEED")
+            if raw is not None:
+                try:
+                    seed = int(raw)
+                except ValueError:
+                    raise UsageError(f"RLGPT_SEED must be an integer, got {raw!r}") from None
+        if seed is not None and seed < 0:
+            raise UsageError(f"seed must be a non-negative integer, got {seed}")
+        return cls(
+            model=model or _env("RLGPT_MODEL") or OFFLINE_MODEL,
+            env=env or _env("RLGPT_ENV") or DEFAULT_ENV,
+            home=home,
+            library=Path(library).expanduser() if library else None,
+            seed=seed if seed is not None else 0,
+        )

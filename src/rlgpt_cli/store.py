@@ -1,0 +1,323 @@
+"""The run store: one SQLite database (WAL) under RLGPT_HOME.
+
+It records every working command (runs), every model call, training runs, evaluations
+and plans. Schema changes are a list of small migration functions; each one applied is
+recorded in the ``migrations`` table, so an existing database upgrades in place.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import sqlite3
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from rlgpt_cli.errors import ExitCode, NotFound, RlgptError
+
+# The run that model calls and training records attach to, set by the CLI per command.
+current_run: contextvars.ContextVar[int | None] = contextvars.ContextVar("current_run", default=None)
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = []
+
+
+def migration(fn: Callable[[sqlite3.Connection], None]):
+    MIGRATIONS.append(fn)
+    return fn
+
+
+@migration
+def m001_runs(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            command TEXT NOT NULL,
+            args TEXT NOT NULL,
+            status TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            ended_at REAL,
+            exit_code INTEGER,
+            message TEXT
+        )"""
+    )
+
+
+@migration
+def m002_model_calls(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE model_calls (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES runs(id),
+            model TEXT NOT NULL,
+            prompt TEXT,
+            tokens_in INTEGER NOT NULL DEFAULT 0,
+            tokens_out INTEGER NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            latency_s REAL NOT NULL DEFAULT 0,
+            cache_hit INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at REAL NOT NULL
+        )"""
+    )
+    db.execute("CREATE INDEX model_calls_run ON model_calls(run_id)")
+
+
+@migration
+def m003_training_and_evaluations(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE training_runs (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES runs(id),
+            subtask TEXT NOT NULL,
+            world TEXT NOT NULL,
+            status TEXT NOT NULL,
+            directory TEXT NOT NULL,
+            config TEXT NOT NULL,
+            global_step INTEGER NOT NULL DEFAULT 0,
+            total_steps INTEGER NOT NULL,
+            success_rate REAL,
+            started_at REAL NOT NULL,
+            ended_at REAL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE evaluations (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES runs(id),
+            task TEXT NOT NULL,
+            world TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            episodes INTEGER NOT NULL,
+            seeds TEXT NOT NULL,
+            success_rate REAL NOT NULL,
+            details TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )"""
+    )
+
+
+@migration
+def m004_plans(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE plans (
+            id INTEGER PRIMARY KEY,
+            run_id INTEGER REFERENCES runs(id),
+            task TEXT NOT NULL,
+            world TEXT NOT NULL,
+            model TEXT NOT NULL,
+            plan TEXT NOT NULL,
+            created_at REAL NOT NULL
+        )"""
+    )
+
+
+def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    if row is None:
+        return None
+    out = dict(row)
+    for key in ("args", "config", "seeds", "details", "plan"):
+        if isinstance(out.get(key), str):
+            out[key] = json.loads(out[key])
+    return out
+
+
+class Store:
+    """A connection to the run store; cheap to open, safe to use from several processes."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            self.db.row_factory = sqlite3.Row
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA busy_timeout=30000")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            raise RlgptError(f"run store {self.path} is unreadable: {exc}") from exc
+
+    def migrate(self) -> list[str]:
+        """Apply the migrations not yet recorded; return their names."""
+        with self.transaction():
+            self.db.execute(
+                "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+            )
+            done = {r[0] for r in self.db.execute("SELECT name FROM migrations")}
+            applied = []
+            for fn in MIGRATIONS:
+                if fn.__name__ not in done:
+                    fn(self.db)
+                    self.db.execute("INSERT INTO migrations VALUES (?, ?)", (fn.__name__, time.time()))
+                    applied.append(fn.__name__)
+        return applied
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _insert(self, table: str, values: dict[str, Any]) -> int:
+        values = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in values.items()}
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        cur = self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values()))
+        return int(cur.lastrowid)
+
+    def _update(self, table: str, row_id: int, values: dict[str, Any]) -> None:
+        values = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in values.items()}
+        sets = ", ".join(f"{k} = ?" for k in values)
+        self.db.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*values.values(), row_id))
+
+    # runs
+    def start_run(self, command: str, args: dict[str, Any]) -> int:
+        return self._insert(
+            "runs", {"command": command, "args": args, "status": "running", "started_at": time.time()}
+        )
+
+    def finish_run(self, run_id: int, exit_code: int, message: str | None = None) -> None:
+        status = {ExitCode.OK: "ok", ExitCode.INTERRUPTED: "interrupted"}.get(exit_code, "failed")
+        self._update(
+            "runs",
+            run_id,
+            {"status": status, "exit_code": int(exit_code), "ended_at": time.time(), "message": message},
+        )
+
+    def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        rows = self.db.execute(
+            """SELECT runs.*, COUNT(model_calls.id) AS model_calls,
+                      COALESCE(SUM(model_calls.cost_usd), 0) AS cost_usd
+               FROM runs LEFT JOIN model_calls ON model_calls.run_id = runs.id
+               GROUP BY runs.id ORDER BY runs.id DESC LIMIT ?""",
+            (limit,),
+        )
+        return [_row(r) for r in rows]
+
+    def get_run(self, run_id: int) -> dict[str, Any]:
+        run = _row(self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
+        if run is None:
+            raise NotFound(f"no run with id {run_id}")
+        run["model_calls"] = self.model_calls(run_id)
+        run["cost_usd"] = sum(c["cost_usd"] for c in run["model_calls"])
+        run["training_runs"] = [
+            _row(r) for r in self.db.execute("SELECT * FROM training_runs WHERE run_id = ?", (run_id,))
+        ]
+        run["evaluations"] = [
+            _row(r) for r in self.db.execute("SELECT * FROM evaluations WHERE run_id = ?", (run_id,))
+        ]
+        return run
+
+    # model calls
+    def record_model_call(
+        self,
+        model: str,
+        *,
+        prompt: str | None = None,
+        tokens_in: int = 0,
+        tokens_out: int = 0,
+        cost_usd: float = 0.0,
+        latency_s: float = 0.0,
+        cache_hit: bool = False,
+        error: str | None = None,
+        run_id: int | None = None,
+    ) -> int:
+        return self._insert(
+            "model_calls",
+            {
+                "run_id": run_id if run_id is not None else current_run.get(),
+                "model": model,
+                "prompt": prompt,
+                "tokens_in": tokens_in,
+                "tokens_out": tokens_out,
+                "cost_usd": cost_usd,
+                "latency_s": latency_s,
+                "cache_hit": int(cache_hit),
+                "error": error,
+                "created_at": time.time(),
+            },
+        )
+
+    def model_calls(self, run_id: int | None = None) -> list[dict[str, Any]]:
+        if run_id is None:
+            rows = self.db.execute("SELECT * FROM model_calls ORDER BY id")
+        else:
+            rows = self.db.execute("SELECT * FROM model_calls WHERE run_id = ? ORDER BY id", (run_id,))
+        return [_row(r) for r in rows]
+
+    # training runs
+    def start_training(
+        self, subtask: str, world: str, directory: str, config: dict, total_steps: int
+    ) -> int:
+        return self._insert(
+            "training_runs",
+            {
+                "run_id": current_run.get(),
+                "subtask": subtask,
+                "world": world,
+                "status": "running",
+                "directory": directory,
+                "config": config,
+                "total_steps": total_steps,
+                "started_at": time.time(),
+            },
+        )
+
+    def update_training(self, training_id: int, **values: Any) -> None:
+        if values.get("status") in ("ok", "failed", "interrupted"):
+            values.setdefault("ended_at", time.time())
+        self._update("training_runs", training_id, values)
+
+    def get_training(self, training_id: int) -> dict[str, Any]:
+        row = _row(self.db.execute("SELECT * FROM training_runs WHERE id = ?", (training_id,)).fetchone())
+        if row is None:
+            raise NotFound(f"no training run with id {training_id}")
+        return row
+
+    # evaluations
+    def add_evaluation(
+        self, task: str, world: str, subject: str, episodes: int, seeds: list[int],
+        success_rate: float, details: dict,
+    ) -> int:
+        return self._insert(
+            "evaluations",
+            {
+                "run_id": current_run.get(),
+                "task": task,
+                "world": world,
+                "subject": subject,
+                "episodes": episodes,
+                "seeds": seeds,
+                "success_rate": success_rate,
+                "details": details,
+                "created_at": time.time(),
+            },
+        )
+
+    # plans
+    def add_plan(self, task: str, world: str, model: str, plan: dict) -> int:
+        return self._insert(
+            "plans",
+            {
+                "run_id": current_run.get(),
+                "task": task,
+                "world": world,
+                "model": model,
+                "plan": plan,
+                "created_at": time.time(),
+            },
+        )
+
+    def get_plan(self, plan_id: int) -> dict[str, Any]:
+        row = _row(self.db.execute("SELECT * FROM plans WHERE id = ?", (plan_id,)).fetchone())
+        if row is None:
+            raise NotFound(f"no plan with id {plan_id}")
+        return row
