@@ -19,7 +19,7 @@ from rlgpt_cli.output import AppState
 from rlgpt_cli.settings import Settings
 
 # Built-in command modules, in the order `rlgpt --help` lists them.
-COMMAND_MODULES = ["tasks", "logs", "doctor"]
+COMMAND_MODULES = ["tasks", "prompts", "logs", "doctor"]
 
 app = typer.Typer(
     name="rlgpt",
@@ -72,11 +72,24 @@ def _fail(message: str, code: int) -> None:
     sys.exit(int(code))
 
 
+# Global flags that may also be written after the subcommand (`rlgpt tasks list --json`).
+HOISTED_FLAGS = ("--json", "-v", "--verbose", "-q", "--quiet")
+
+
+def hoist_global_flags(argv: list[str]) -> list[str]:
+    """Move global boolean flags in front of the subcommand, up to a `--` separator."""
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [a for a in argv[:end] if a in HOISTED_FLAGS]
+    rest = [a for a in argv[:end] if a not in HOISTED_FLAGS]
+    return flags + rest + argv[end:]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps every failure to one line and an exit code."""
     from typer.exceptions import Abort, TyperException
 
-    verbose = any(a in ("-v", "--verbose") for a in (argv if argv is not None else sys.argv[1:]))
+    argv = hoist_global_flags(list(argv if argv is not None else sys.argv[1:]))
+    verbose = any(a in ("-v", "--verbose") for a in argv)
     try:
         rv = app(args=argv, prog_name="rlgpt", standalone_mode=False)
     except RlgptError as exc:

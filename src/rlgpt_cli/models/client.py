@@ -1,0 +1,385 @@
+"""Every model call rlgpt makes goes through ``ModelClient``, and through litellm.
+
+It adds what litellm leaves to the caller: retries with backoff on transient faults,
+structured answers validated against a pydantic schema (with repair turns), a disk cache,
+cost and call budgets, and a record of every call in the run store.
+
+litellm is imported on the first call, never at import time (it takes seconds).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable
+
+from rlgpt_cli.errors import BudgetExceeded, ModelError, RlgptError
+from rlgpt_cli.models.cache import DiskCache, cache_key
+from rlgpt_cli.models.offline_provider import PROVIDER
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from rlgpt_cli.settings import Settings
+    from rlgpt_cli.store import Store
+
+_FENCED_JSON = re.compile(r"```(?:json|JSON)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
+# litellm prefixes its messages with its own class names; users need the provider's words.
+_LITELLM_PREFIX = re.compile(r"^(litellm\.\w+:\s*)?(\w+Error:\s*)?(\w+Exception\s*-\s*)?")
+BACKOFF_CAP_S = 30.0
+
+
+@dataclass
+class ModelResult:
+    model: str
+    text: str
+    parsed: "BaseModel | None"
+    cached: bool
+    cost_usd: float
+    tokens_in: int
+    tokens_out: int
+    latency_s: float
+
+
+@dataclass
+class _Reply:
+    text: str
+    cost_usd: float
+    tokens_in: int
+    tokens_out: int
+    latency_s: float
+
+
+class InvalidAnswer(ValueError):
+    """The answer is not JSON, or not JSON the schema accepts."""
+
+
+def parse_structured(text: str, schema: "type[BaseModel]") -> "BaseModel":
+    """The schema instance in ``text``: plain JSON, a ```json fence, or the outermost {...}."""
+    from pydantic import ValidationError
+
+    candidates = [text.strip(), *(m.strip() for m in _FENCED_JSON.findall(text))]
+    start, end = text.find("{"), text.rfind("}")
+    if 0 <= start < end:
+        candidates.append(text[start : end + 1])
+    data = None
+    for candidate in candidates:
+        try:
+            data = json.loads(candidate)
+            break
+        except ValueError:
+            continue
+    else:
+        raise InvalidAnswer("the answer contains no parseable JSON object")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()[:8]
+        ]
+        raise InvalidAnswer(f"the JSON does not match schema {schema.__name__}: " + "; ".join(problems)) from None
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    text = _LITELLM_PREFIX.sub("", text) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _import_litellm():
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    import litellm
+
+    from rlgpt_cli.models.offline_provider import ensure_registered
+
+    # litellm prints "Give Feedback / Get Help" banners to stdout on errors; our errors
+    # are reported once, on one line, by the CLI.
+    litellm.suppress_debug_info = True
+    # litellm's own response objects trip pydantic's serializer warnings, from its logging
+    # threads too, so a scoped catch_warnings cannot silence them: noise for our users.
+    warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
+    ensure_registered(litellm)
+    return litellm
+
+
+class ModelClient:
+    """Calls one model (``settings.model``) for the agents.
+
+    ``retries``: attempts after the first on 429, 5xx, timeouts and connection errors.
+    ``max_calls``: requests sent to the model (retries and repair turns count; cache hits
+    do not). ``max_cost``: USD; the call that crosses it returns nothing and raises
+    ``BudgetExceeded``, but its answer is cached so a re-run with a larger budget gets it
+    free. ``repairs``: extra turns that show the model its invalid answer and the error.
+    ``api_base``/``api_key`` are passed to litellm (else it reads the provider's usual
+    environment variables). ``sleep`` is injectable so tests do not wait.
+    """
+
+    def __init__(
+        self,
+        settings: "Settings",
+        store: "Store | None" = None,
+        max_cost: float | None = None,
+        max_calls: int | None = None,
+        timeout: float = 60,
+        retries: int = 3,
+        cache: bool = True,
+        *,
+        repairs: int = 2,
+        api_base: str | None = None,
+        api_key: str | None = None,
+        backoff_s: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.settings = settings
+        self.model = settings.model
+        self.store = store
+        self.max_cost = max_cost
+        self.max_calls = max_calls
+        self.timeout = timeout
+        self.retries = retries
+        self.repairs = repairs
+        self.api_base = api_base
+        self.api_key = api_key
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        # The offline model is deterministic and free; caching it would only replay stale
+        # answers after its answerers change.
+        self.offline = self.model.startswith(f"{PROVIDER}/")
+        self.cache = DiskCache(settings.home / "cache" / "models") if cache and not self.offline else None
+        self.calls = 0
+        self.cost_usd = 0.0
+
+    # public API
+
+    def prompt(self, name: str, context: dict[str, Any], **params: Any) -> ModelResult:
+        """Render template ``name`` with ``context`` and ask for its declared schema."""
+        from rlgpt_cli.models.prompts import load_prompt, render
+        from rlgpt_cli.models.schemas import SCHEMAS
+
+        template = load_prompt(name, self.settings.home)
+        schema = SCHEMAS[template.schema] if template.schema else None
+        return self.complete(name, render(name, context, self.settings.home), schema, **params)
+
+    def complete(
+        self,
+        prompt_name: str,
+        messages: list[dict[str, Any]],
+        schema: "type[BaseModel] | None" = None,
+        **params: Any,
+    ) -> ModelResult:
+        """Ask the model; with ``schema``, return only an answer that validates against it.
+
+        ``params`` (temperature, max_tokens, ...) go to litellm and into the cache key.
+        """
+        key = None
+        if self.cache is not None:
+            key = cache_key(self.model, messages, schema.__name__ if schema else None, {**params, "api_base": self.api_base})
+            hit = self._from_cache(prompt_name, key, schema)
+            if hit is not None:
+                return hit
+
+        convo = list(messages)
+        total = _Reply("", 0.0, 0, 0, 0.0)
+        for _ in range(self.repairs + 1):
+            reply = self._send(prompt_name, convo, params)
+            total = _Reply(
+                reply.text,
+                total.cost_usd + reply.cost_usd,
+                total.tokens_in + reply.tokens_in,
+                total.tokens_out + reply.tokens_out,
+                total.latency_s + reply.latency_s,
+            )
+            parsed, problem = None, None
+            if schema is not None:
+                try:
+                    parsed = parse_structured(reply.text, schema)
+                except InvalidAnswer as exc:
+                    problem = str(exc)
+            self._record(prompt_name, reply, error=f"invalid answer: {problem}" if problem else None)
+            if problem is None:
+                if key is not None:
+                    self._to_cache(key, prompt_name, total)
+                self._check_cost()
+                return ModelResult(
+                    self.model, reply.text, parsed, False, total.cost_usd, total.tokens_in, total.tokens_out, total.latency_s
+                )
+            self._check_cost()
+            convo += [
+                {"role": "assistant", "content": reply.text},
+                {
+                    "role": "user",
+                    "content": f"Your answer was not valid: {problem}\n"
+                    f"Answer again with only the corrected JSON object for schema {schema.__name__}.",
+                },
+            ]
+        raise ModelError(
+            f"model {self.model} answered with invalid JSON/schema for {prompt_name} "
+            f"after {self.repairs} repair turns: {problem}"
+        )
+
+    # internals
+
+    def _from_cache(self, prompt_name: str, key: str, schema) -> ModelResult | None:
+        entry = self.cache.get(key)
+        if entry is None:
+            return None
+        parsed = None
+        if schema is not None:
+            try:
+                parsed = parse_structured(entry["text"], schema)
+            except InvalidAnswer:
+                return None  # cached under an older schema; ask again
+        started = time.perf_counter()
+        if self.store is not None:
+            self.store.record_model_call(self.model, prompt=prompt_name, cache_hit=True)
+        return ModelResult(self.model, entry["text"], parsed, True, 0.0, 0, 0, time.perf_counter() - started)
+
+    def _to_cache(self, key: str, prompt_name: str, reply: _Reply) -> None:
+        entry = {
+            "model": self.model,
+            "prompt": prompt_name,
+            "text": reply.text,
+            "tokens_in": reply.tokens_in,
+            "tokens_out": reply.tokens_out,
+            "cost_usd": reply.cost_usd,
+            "created_at": time.time(),
+        }
+        try:
+            self.cache.put(key, entry)
+        except OSError:
+            pass  # a cache that cannot be written must not lose an answer already paid for
+
+    def _record(self, prompt_name: str, reply: _Reply, error: str | None) -> None:
+        if self.store is None:
+            return
+        self.store.record_model_call(
+            self.model,
+            prompt=prompt_name,
+            tokens_in=reply.tokens_in,
+            tokens_out=reply.tokens_out,
+            cost_usd=reply.cost_usd,
+            latency_s=reply.latency_s,
+            error=error,
+        )
+
+    def _check_calls(self) -> None:
+        if self.max_calls is not None and self.calls >= self.max_calls:
+            raise BudgetExceeded(f"model call budget reached: {self.calls} of at most {self.max_calls} calls made")
+
+    def _check_cost(self) -> None:
+        if self.max_cost is not None and self.cost_usd > self.max_cost:
+            raise BudgetExceeded(f"model cost budget exceeded: ${self.cost_usd:.4f} spent, limit ${self.max_cost:.4f}")
+
+    def _backoff(self, attempt: int) -> float:
+        base = self.backoff_s * 2**attempt
+        return min(BACKOFF_CAP_S, base + random.uniform(0, base))  # jitter spreads parallel retries
+
+    def _send(self, prompt_name: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> _Reply:
+        """One request, retried on transient faults; recorded whatever happens."""
+        litellm = _import_litellm()
+        kwargs = dict(params)
+        if self.api_base:
+            kwargs["api_base"] = self.api_base
+        if self.api_key:
+            kwargs["api_key"] = self.api_key
+        attempt = 0
+        while True:
+            self._check_calls()
+            self._check_cost()
+            self.calls += 1
+            started = time.perf_counter()
+            try:
+                response = litellm.completion(
+                    model=self.model,
+                    messages=messages,
+                    timeout=self.timeout,
+                    max_retries=0,  # the retries are ours: one policy, every attempt recorded
+                    **kwargs,
+                )
+                reply = self._reply(litellm, response, time.perf_counter() - started)
+            except Exception as exc:
+                latency = time.perf_counter() - started
+                own = _own_error(exc)
+                if own is not None:
+                    message = own.message
+                elif isinstance(exc, litellm.Timeout):
+                    message = f"no answer within {self.timeout:g} s"
+                else:
+                    message = _one_line(exc)
+                self._record(prompt_name, _Reply("", 0.0, 0, 0, latency), error=message)
+                if own is not None:
+                    raise own from exc
+                local = _raised_before_sending(exc)
+                if local or not _transient(litellm, exc):
+                    status = None if local else getattr(exc, "status_code", None)
+                    raise ModelError(
+                        f"model {self.model} request failed{f' (HTTP {status})' if status else ''}: {message}"
+                    ) from exc
+                if attempt == self.retries:
+                    raise ModelError(
+                        f"model {self.model} failed after {attempt + 1} attempts: {message}"
+                    ) from exc
+                self.sleep(self._backoff(attempt))
+                attempt += 1
+                continue
+            self.cost_usd += reply.cost_usd
+            return reply
+
+    def _reply(self, litellm, response, latency: float) -> _Reply:
+        text = response.choices[0].message.content or ""
+        usage = getattr(response, "usage", None)
+        cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
+        if cost is None and not self.offline:
+            try:
+                cost = litellm.completion_cost(completion_response=response)
+            except Exception:  # litellm raises for models it has no price for: local, custom
+                cost = 0.0
+        return _Reply(
+            text=text,
+            cost_usd=float(cost or 0.0),
+            tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
+            tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
+            latency_s=latency,
+        )
+
+
+def _chain(exc: BaseException | None):
+    """An exception and the ones it was raised from or during."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _raised_before_sending(exc: BaseException) -> bool:
+    """A bare openai.OpenAIError comes before any request (missing key, bad configuration).
+
+    litellm reports it as an HTTP 500, but no server answered and retrying cannot help.
+    """
+    import openai
+
+    return any(type(e) is openai.OpenAIError for e in _chain(exc))
+
+
+def _transient(litellm, exc: BaseException) -> bool:
+    """Worth retrying: rate limits, server faults, timeouts, connection failures."""
+    transient = (
+        litellm.RateLimitError,
+        litellm.InternalServerError,
+        litellm.ServiceUnavailableError,
+        litellm.BadGatewayError,
+        litellm.Timeout,
+        litellm.APIConnectionError,
+    )
+    return isinstance(exc, transient) or (getattr(exc, "status_code", None) or 0) >= 500
+
+
+def _own_error(exc: BaseException) -> RlgptError | None:
+    """An rlgpt error (from the offline provider) that litellm wrapped; it is not retried."""
+    return next((e for e in _chain(exc) if isinstance(e, RlgptError)), None)

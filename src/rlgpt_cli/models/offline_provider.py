@@ -1,0 +1,119 @@
+"""The offline model ``rlgpt/offline``: a litellm custom provider, so it goes through the
+same ``litellm.completion`` path (retries, validation, cost, logging) as any real model.
+
+It is not an LLM. It reads the prompt name from the ``rlgpt-prompt:`` header and the task
+context from the ``<rlgpt-context>`` JSON block (see ``models.prompts``), i.e. exactly what
+an LLM reads, and answers with a registered deterministic function of that context::
+
+    from rlgpt_cli.models.offline_provider import register_offline_answerer
+
+    def plan(context: dict) -> dict:        # or a pydantic model
+        return {"task": context["task"], "subactions": [...]}
+
+    register_offline_answerer("slow_agent", plan)
+
+The answer's JSON is the response text; usage is counted roughly (4 characters a token)
+and the cost is 0.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from typing import Any, Callable
+
+from rlgpt_cli.errors import ModelError, RlgptError
+
+PROVIDER = "rlgpt"
+MODEL = "offline"
+
+Answerer = Callable[[dict[str, Any]], Any]
+
+# prompt name -> answer function. The built-in answerers register themselves when one of
+# ANSWERER_MODULES is imported; that happens on the first offline call, so a command that
+# never asks the offline model never imports them.
+answerers: dict[str, Answerer] = {}
+ANSWERER_MODULES: list[str] = []
+
+
+def register_offline_answerer(prompt_name: str, fn: Answerer) -> None:
+    """Answer prompt ``prompt_name`` offline with ``fn(context) -> dict | BaseModel``."""
+    answerers[prompt_name] = fn
+
+
+@cache
+def _load_builtin_answerers() -> None:
+    import importlib
+
+    for module in ANSWERER_MODULES:
+        importlib.import_module(module)
+
+
+def rough_tokens(text: str) -> int:
+    return (len(text) + 3) // 4
+
+
+def answer(model: str, messages: list[dict[str, Any]]) -> str:
+    """The offline model's reply text to ``messages``."""
+    from rlgpt_cli.models.prompts import parse_messages
+
+    if model != MODEL:
+        raise ModelError(f"unknown offline model {PROVIDER}/{model}; the built-in one is {PROVIDER}/{MODEL}")
+    name, context = parse_messages(messages)
+    if name is None:
+        raise ModelError(f"{PROVIDER}/{MODEL} answers only rlgpt prompts; no 'rlgpt-prompt:' header in the messages")
+    if context is None:
+        raise ModelError(f"{PROVIDER}/{MODEL} found no <rlgpt-context> JSON block in prompt {name}")
+    _load_builtin_answerers()
+    fn = answerers.get(name)
+    if fn is None:
+        known = ", ".join(sorted(answerers)) or "none"
+        raise ModelError(
+            f"{PROVIDER}/{MODEL} has no answerer for prompt {name} (registered: {known}); use an LLM with --model"
+        )
+    try:
+        result = fn(context)
+    except RlgptError:
+        raise
+    except Exception as exc:
+        raise ModelError(f"{PROVIDER}/{MODEL} failed to answer prompt {name}: {type(exc).__name__}: {exc}") from exc
+    if hasattr(result, "model_dump"):
+        result = result.model_dump(mode="json")
+    return json.dumps(result, ensure_ascii=False)
+
+
+@cache
+def _handler():
+    """The CustomLLM instance (built lazily: subclassing it needs litellm imported)."""
+    import time
+
+    import litellm
+    from litellm import CustomLLM
+
+    class OfflineLLM(CustomLLM):
+        def completion(self, model, messages, *args, **kwargs):
+            text = answer(model, messages)
+            response = kwargs["model_response"]
+            response.choices[0].message.content = text
+            response.choices[0].finish_reason = "stop"
+            response.model = f"{PROVIDER}/{model}"
+            response.created = int(time.time())
+            prompt_tokens = sum(rough_tokens(json.dumps(m.get("content", ""))) for m in messages)
+            completion_tokens = rough_tokens(text)
+            response.usage = litellm.Usage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                total_tokens=prompt_tokens + completion_tokens,
+            )
+            return response
+
+    return OfflineLLM()
+
+
+def ensure_registered(litellm) -> None:
+    """Route ``rlgpt/...`` models to the offline handler (once per process)."""
+    if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
+        litellm.custom_provider_map = [
+            *litellm.custom_provider_map,
+            {"provider": PROVIDER, "custom_handler": _handler()},
+        ]
