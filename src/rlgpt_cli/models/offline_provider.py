@@ -33,7 +33,7 @@ Answerer = Callable[[dict[str, Any]], Any]
 # ANSWERER_MODULES is imported; that happens on the first offline call, so a command that
 # never asks the offline model never imports them.
 answerers: dict[str, Answerer] = {}
-ANSWERER_MODULES: list[str] = []
+ANSWERER_MODULES: list[str] = ["rlgpt_cli.agents.offline"]
 
 
 def register_offline_answerer(prompt_name: str, fn: Answerer) -> None:
