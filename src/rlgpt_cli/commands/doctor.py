@@ -58,8 +58,11 @@ def collect(st) -> dict:
             "threads": torch.get_num_threads(),
         }
     s = st.settings
+    from rlgpt_cli.worlds.minedojo import availability
+
     java = _java()
     minedojo = _version_of("minedojo")
+    ready, why = availability()
     return {
         "rlgpt": __version__,
         "python": platform.python_version(),
@@ -71,7 +74,8 @@ def collect(st) -> dict:
             "installed": minedojo is not None,
             "version": minedojo,
             "java": java,
-            "ready": bool(minedojo and java.get("jdk8")),
+            "ready": ready,
+            "missing": why,
         },
         "api_keys_set": [k for k in API_KEY_VARS if os.environ.get(k)],
         "model": s.model,
@@ -100,7 +104,7 @@ def doctor(ctx: typer.Context) -> None:
         md = d["minedojo"]
         c.print(
             f"minedojo: {md['version'] or 'not installed'}   java: {md['java'].get('version') or 'not found'}"
-            f"   ready: {'yes' if md['ready'] else 'no (needs the minedojo extra and JDK 8)'}"
+            f"   ready: {'yes' if md['ready'] else 'no: ' + md['missing']}"
         )
         keys = ", ".join(d["api_keys_set"]) or "none (the offline model answers)"
         c.print(f"model: {d['model']}   API keys set: {keys}")

@@ -111,3 +111,21 @@ register_world(
     "crafter", _crafter,
     "Crafter (Hafner 2021): 2-D Minecraft-like survival world, 17 actions, 22 achievements",
     _crafter_available)
+
+
+def _minedojo(task_id: str = "harvest_log", **kwargs) -> World:
+    from rlgpt_cli.worlds.minedojo import MineDojoWorld
+
+    return MineDojoWorld(task_id, **kwargs)
+
+
+def _minedojo_available() -> tuple[bool, str]:
+    from rlgpt_cli.worlds.minedojo import availability
+
+    return availability()
+
+
+register_world(
+    "minedojo", _minedojo,
+    "MineDojo (real Minecraft): needs the minedojo extra, JDK 8 and Python <=3.9; adapter tested against a stand-in only",
+    _minedojo_available)
