@@ -1,0 +1,797 @@
+"""The skill library: code skills and RL policies on disk, versioned, hashed, and exposed as
+pluggy plugins.
+
+Layout under a library directory::
+
+    manifest.json                 name -> versions (hash, metadata, metrics) and the best one
+    library.lock                  flock'ed by every writer
+    skills/<name>/v<N>/skill.py   a code skill (its SKILL = {...} literal carries metadata)
+    skills/<name>/v<N>/skill.json, policy.pt, config.json      a policy skill
+    skills/<name>/v<N>/meta.json  provenance, metrics and the recorded hash (rebuilds the manifest)
+
+Skill files are untrusted, LLM-written code. They are never imported: metadata is read with
+``ast.literal_eval``; ``act`` runs only in the sandbox, and only when the files still match
+the hash recorded when the skill was added. Policy weights load with
+``torch.load(weights_only=True)``.
+
+Writers take an exclusive lock and write each file atomically (temp file, fsync,
+``os.replace``); a new version is staged in a temporary folder and renamed into place
+before the manifest is replaced, so a crash at any point leaves the previous state.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import datetime
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tarfile
+import time
+import uuid
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from rlgpt_cli import sandbox
+from rlgpt_cli.errors import LibraryError, NotFound, SandboxError, nearest
+from rlgpt_cli.hookspecs import hookimpl
+
+MANIFEST_FORMAT = 1
+NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+CODE_FILES = ("skill.py",)
+POLICY_FILES = ("config.json", "policy.pt", "skill.json")
+ARCHIVE_META = "rlgpt-skill.json"
+# Largest archive member we accept (policy weights); everything else is small text.
+MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
+MAX_TEXT_BYTES = 1024 * 1024
+DEFAULT_WORLD = "crafter"
+
+
+@dataclass
+class Skill:
+    """One version of a skill, as the planner, runner and CLI see it."""
+
+    name: str
+    version: int
+    kind: str  # "code" | "policy"
+    world: str
+    description: str  # what the planner reads
+    preconditions: dict = field(default_factory=dict)  # e.g. {"inventory": {"wood": 1}, "nearby": ["table"]}
+    effects: dict = field(default_factory=dict)  # e.g. {"inventory": {"wood_pickaxe": 1}}
+    params: dict = field(default_factory=dict)  # name -> default value
+    provenance: dict = field(default_factory=dict)  # model, prompt, plan id, training run id, or "builtin"
+    metrics: dict = field(default_factory=dict)  # success_rate, episodes, seeds, steps_trained
+    created_at: str = ""
+    sha256: str = ""
+    path: Path | None = None  # the version's folder (None for plugin-provided skills)
+    best: bool = False
+    status: str = "ok"  # "ok" | "broken"
+    problem: str = ""
+    # A trusted generator function for skills registered by installed packages; library
+    # skills leave it None and run in the sandbox.
+    entry: Callable | None = None
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["path"] = str(self.path) if self.path else None
+        data.pop("entry")
+        return data
+
+    def files(self) -> dict[str, bytes]:
+        """The skill's hashed files, read once (refusing a broken skill)."""
+        if self.path is None:
+            raise LibraryError(f"skill {self.name} has no files")
+        names = CODE_FILES if self.kind == "code" else POLICY_FILES
+        try:
+            files = {n: (self.path / n).read_bytes() for n in names}
+        except OSError as exc:
+            raise LibraryError(f"skill {self.name} v{self.version} is broken: {exc.strerror}: {exc.filename}") from None
+        if self.sha256 and content_hash(files) != self.sha256:
+            raise LibraryError(
+                f"skill {self.name} v{self.version} is broken: its files do not match the recorded hash (tampered?)"
+            )
+        return files
+
+    def load(self, limits: sandbox.Limits | None = None, seed: int | None = None) -> sandbox.SandboxedModule:
+        """Compile and load a code skill in the sandbox, after checking its hash."""
+        if self.kind != "code":
+            raise LibraryError(f"skill {self.name} is a {self.kind} skill, not code")
+        source = self.files()["skill.py"].decode("utf-8")
+        return sandbox.load_module(source, f"{self.name}@v{self.version}", limits=limits, seed=seed)
+
+    def start(self, api, params: dict | None = None, limits: sandbox.Limits | None = None, seed: int | None = None):
+        """An iterator of action names: the sandboxed ``act(api, **params)`` generator."""
+        params = {**self.params, **(params or {})}
+        if self.entry is not None:
+            return self.entry(api, **params)
+        return self.load(limits, seed).start("act", api, **params)
+
+    def load_policy(self) -> tuple[dict, dict]:
+        """A policy skill's ``(state_dict, config)``; the learn module builds the network."""
+        if self.kind != "policy":
+            raise LibraryError(f"skill {self.name} is a {self.kind} skill, not a policy")
+        files = self.files()
+        return _load_weights(files["policy.pt"], self.name), json.loads(files["config.json"])
+
+
+def content_hash(files: dict[str, bytes]) -> str:
+    """sha256 over a skill's files, by sorted name (length-prefixed, so unambiguous)."""
+    h = hashlib.sha256()
+    for name in sorted(files):
+        data = files[name]
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
+def parse_code_skill(source: str) -> dict:
+    """Metadata from a code skill's ``SKILL = {...}`` literal, without executing anything.
+
+    Raises LibraryError when the literal or the ``act`` generator is missing or malformed.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as exc:
+        raise LibraryError(f"skill source does not parse: line {exc.lineno}: {exc.msg}") from None
+    meta = None
+    act = None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "SKILL" for t in node.targets):
+            try:
+                meta = ast.literal_eval(node.value)
+            except ValueError:
+                raise LibraryError("SKILL must be a literal dict (no names or calls)") from None
+        elif isinstance(node, ast.FunctionDef) and node.name == "act":
+            act = node
+    if not isinstance(meta, dict):
+        raise LibraryError("skill source has no SKILL = {...} dict")
+    if act is None or not any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(act)):
+        raise LibraryError("skill source has no act(api, **params) generator (a def act that yields)")
+    return _validate_meta(meta)
+
+
+def _validate_meta(meta: dict) -> dict:
+    name = meta.get("name")
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise LibraryError(f"skill name {name!r} is invalid (lowercase letters, digits, _; starting with a letter)")
+    if not isinstance(meta.get("description"), str) or not meta["description"].strip():
+        raise LibraryError(f"skill {name} needs a description")
+    clean = {
+        "name": name,
+        "description": meta["description"].strip(),
+        "world": meta.get("world", DEFAULT_WORLD),
+        "preconditions": meta.get("preconditions", {}),
+        "effects": meta.get("effects", {}),
+        "params": meta.get("params", {}),
+    }
+    if not isinstance(clean["world"], str):
+        raise LibraryError(f"skill {name}: world must be a string")
+    for key in ("preconditions", "effects", "params"):
+        if not isinstance(clean[key], dict):
+            raise LibraryError(f"skill {name}: {key} must be a dict")
+    try:
+        json.dumps(clean)
+    except (TypeError, ValueError):
+        raise LibraryError(f"skill {name}: metadata must be JSON-serialisable") from None
+    return clean
+
+
+def _load_weights(data: bytes, name: str) -> dict:
+    import torch
+
+    try:
+        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise LibraryError(f"policy {name}: weights do not load safely: {type(exc).__name__}: {exc}") from None
+    if not isinstance(state, dict):
+        raise LibraryError(f"policy {name}: weights must be a state_dict (a dict of tensors)")
+    return state
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+# ---------------------------------------------------------------------------------------
+# Safe writes
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):  # not supported on every platform (Windows)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a mix."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path, timeout: float):
+    with open(path, "a+b") as f:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                _lock(f)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise LibraryError(f"library is locked by another process ({path})") from None
+                time.sleep(0.02)
+        try:
+            yield
+        finally:
+            _unlock(f)
+
+
+try:
+    import fcntl
+
+    def _lock(f):
+        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock(f):
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+except ImportError:  # Windows
+    import msvcrt
+
+    def _lock(f):
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+
+    def _unlock(f):
+        f.seek(0)
+        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+
+
+# ---------------------------------------------------------------------------------------
+# The library
+
+
+class SkillPlugin:
+    """The trusted plugin object that exposes one library skill through ``register_skills``.
+
+    The skill's own file is never imported: this object hands over the ``Skill`` record,
+    whose ``start()`` compiles the file in the sandbox when it runs.
+    """
+
+    def __init__(self, skill: Skill):
+        self.skill = skill
+
+    @hookimpl
+    def register_skills(self, register):
+        register(self.skill)
+
+
+class Library:
+    """A skill library folder, plus read-only built-in skill folders (provenance ``builtin``).
+
+    Built-in folders hold ``<name>.py`` code skills and ``<name>/`` policy folders
+    (skill.json, config.json, policy.pt). A library skill of the same name hides a built-in.
+    """
+
+    def __init__(self, path: Path | str, builtin_dirs: tuple[Path | str, ...] | list = (), lock_timeout: float = 10.0):
+        self.path = Path(path)
+        self.builtin_dirs = [Path(d) for d in builtin_dirs]
+        self.lock_timeout = lock_timeout
+        self.skills_dir = self.path / "skills"
+        self.manifest_path = self.path / "manifest.json"
+        self.lock_path = self.path / "library.lock"
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _read_manifest(self) -> dict:
+        try:
+            raw = self.manifest_path.read_bytes()
+        except FileNotFoundError:
+            return {"format": MANIFEST_FORMAT, "skills": {}}
+        try:
+            manifest = json.loads(raw)
+            if not isinstance(manifest, dict) or not isinstance(manifest.get("skills"), dict):
+                raise ValueError("no skills table")
+            for entry in manifest["skills"].values():
+                if not isinstance(entry.get("versions"), dict):
+                    raise ValueError("an entry has no versions")
+        except (ValueError, AttributeError) as exc:
+            raise LibraryError(
+                f"library manifest {self.manifest_path} is corrupt ({exc}); "
+                "run `rlgpt skills rebuild` to rebuild it from the skill folders"
+            ) from None
+        return manifest
+
+    def _skill(self, name: str, version: str, record: dict, best: int) -> Skill:
+        skill = Skill(
+            name=name,
+            version=int(version),
+            path=self.skills_dir / name / f"v{version}",
+            best=int(version) == best,
+            **{k: record[k] for k in _RECORD_KEYS if k in record},
+        )
+        self._check_integrity(skill)
+        return skill
+
+    @staticmethod
+    def _check_integrity(skill: Skill) -> None:
+        try:
+            skill.files()
+        except LibraryError as exc:
+            skill.status, skill.problem = "broken", exc.message
+
+    def _library_skills(self) -> dict[str, list[Skill]]:
+        skills = {}
+        for name, entry in self._read_manifest()["skills"].items():
+            best = entry.get("best")
+            versions = sorted(entry["versions"].items(), key=lambda item: int(item[0]))
+            skills[name] = [self._skill(name, v, record, best) for v, record in versions]
+        return skills
+
+    def _builtin_skills(self) -> dict[str, list[Skill]]:
+        skills: dict[str, list[Skill]] = {}
+        for directory in self.builtin_dirs:
+            if not directory.is_dir():
+                continue
+            for path in sorted(directory.iterdir()):
+                skill = self._builtin_skill(path)
+                if skill is not None and skill.name not in skills:
+                    skills[skill.name] = [skill]
+        return skills
+
+    def _builtin_skill(self, path: Path) -> Skill | None:
+        try:
+            if path.suffix == ".py" and path.is_file():
+                source = path.read_bytes()
+                meta = parse_code_skill(source.decode("utf-8"))
+                files, kind = {"skill.py": source}, "code"
+            elif (path / "skill.json").is_file():
+                files = {n: (path / n).read_bytes() for n in POLICY_FILES}
+                meta, kind = _validate_meta(json.loads(files["skill.json"])), "policy"
+            else:
+                return None
+        except (OSError, ValueError, LibraryError) as exc:
+            name = path.stem
+            problem = exc.message if isinstance(exc, LibraryError) else str(exc)
+            return Skill(name=name, version=1, kind="code", world="", description="", provenance={"source": "builtin"},
+                         status="broken", problem=f"built-in skill {path}: {problem}")
+        # Built-in code skills sit directly in the pack folder: give them a private view.
+        return _BuiltinSkill(
+            **meta, version=1, kind=kind, provenance={"source": "builtin"}, sha256=content_hash(files),
+            path=path if kind == "policy" else path.parent, best=True, builtin_file=path if kind == "code" else None,
+        )
+
+    def list(self, kind: str | None = None, world: str | None = None, all_versions: bool = False) -> list[Skill]:
+        """Skills sorted by name: the best version of each (or every version)."""
+        merged = {**self._builtin_skills(), **self._library_skills()}
+        found = []
+        for name in sorted(merged):
+            versions = merged[name]
+            chosen = versions if all_versions else [next((s for s in versions if s.best), versions[-1])]
+            found += [s for s in chosen if (kind is None or s.kind == kind) and (world is None or s.world == world)]
+        return found
+
+    def get(self, name: str, version: int | None = None) -> Skill:
+        """One skill (the best version unless ``version`` is given); NotFound names the nearest."""
+        merged = {**self._builtin_skills(), **self._library_skills()}
+        if name not in merged:
+            raise NotFound(f"no skill named {name!r}{nearest(name, merged)}")
+        versions = merged[name]
+        if version is None:
+            return next((s for s in versions if s.best), versions[-1])
+        for skill in versions:
+            if skill.version == version:
+                return skill
+        known = ", ".join(str(s.version) for s in versions)
+        raise NotFound(f"skill {name} has no version {version} (versions: {known})")
+
+    def verify(self) -> list[dict]:
+        """Every stored version (and built-in) checked: hash, sandbox rules, loadability."""
+        report = []
+        for skill in self.list(all_versions=True):
+            if skill.status == "ok":
+                try:
+                    files = skill.files()
+                    if skill.kind == "code":
+                        source = files["skill.py"].decode("utf-8")
+                        parse_code_skill(source)
+                        reasons = sandbox.check_source(source, f"{skill.name}@v{skill.version}")
+                        if reasons:
+                            raise LibraryError("sandbox refuses it: " + "; ".join(reasons))
+                    else:
+                        json.loads(files["config.json"])
+                        _validate_meta(json.loads(files["skill.json"]))
+                except (LibraryError, UnicodeDecodeError, ValueError) as exc:
+                    skill.status = "broken"
+                    skill.problem = exc.message if isinstance(exc, LibraryError) else f"unloadable: {exc}"
+            report.append({"name": skill.name, "version": skill.version, "kind": skill.kind,
+                           "status": skill.status, "problem": skill.problem})
+        return report
+
+    # -- writing --------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writing(self):
+        self.skills_dir.mkdir(parents=True, exist_ok=True)
+        with _file_lock(self.lock_path, self.lock_timeout):
+            yield
+
+    def _write_manifest(self, manifest: dict) -> None:
+        atomic_write(self.manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+
+    def _next_version(self, manifest: dict, name: str) -> int:
+        # Folders count too: a crash after the rename but before the manifest update leaves
+        # an orphan version that `rebuild` recovers, and that must not be overwritten.
+        known = [int(v) for v in manifest["skills"].get(name, {}).get("versions", {})]
+        on_disk = [int(p.name[1:]) for p in (self.skills_dir / name).glob("v*") if p.name[1:].isdigit()]
+        return max(known + on_disk, default=0) + 1
+
+    def _store(self, meta: dict, kind: str, files: dict[str, bytes],
+               metrics: dict | None, provenance: dict | None) -> Skill:
+        record = {
+            "kind": kind,
+            "world": meta["world"],
+            "description": meta["description"],
+            "preconditions": meta["preconditions"],
+            "effects": meta["effects"],
+            "params": meta["params"],
+            "provenance": dict(provenance or {}),
+            "metrics": dict(metrics or {}),
+            "created_at": _now(),
+            "sha256": content_hash(files),
+        }
+        name = meta["name"]
+        with self._writing():
+            manifest = self._read_manifest()
+            version = self._next_version(manifest, name)
+            skill_dir = self.skills_dir / name
+            skill_dir.mkdir(exist_ok=True)
+            staging = skill_dir / f".staging-{uuid.uuid4().hex}"
+            staging.mkdir()
+            try:
+                for filename, data in {**files, "meta.json": _meta_json(name, version, record)}.items():
+                    atomic_write(staging / filename, data)
+                os.rename(staging, skill_dir / f"v{version}")
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            _fsync_dir(skill_dir)
+            entry = manifest["skills"].setdefault(name, {"versions": {}})
+            entry["versions"][str(version)] = record
+            entry["best"] = _best_version(entry["versions"])
+            self._write_manifest(manifest)
+        return self.get(name, version)
+
+    def add_code_skill(self, source: str, metrics: dict | None = None, provenance: dict | None = None) -> Skill:
+        """Store a code skill (as the next version of its name), after the sandbox accepts it."""
+        meta = parse_code_skill(source)
+        reasons = sandbox.check_source(source, meta["name"])
+        if reasons:
+            raise SandboxError(f"skill {meta['name']} refused by the sandbox: {'; '.join(reasons)}")
+        return self._store(meta, "code", {"skill.py": source.encode("utf-8")}, metrics, provenance)
+
+    def add_policy_skill(
+        self,
+        name: str,
+        weights: bytes | Path | str | dict,
+        config: dict,
+        *,
+        description: str,
+        world: str = DEFAULT_WORLD,
+        preconditions: dict | None = None,
+        effects: dict | None = None,
+        params: dict | None = None,
+        metrics: dict | None = None,
+        provenance: dict | None = None,
+    ) -> Skill:
+        """Store a trained policy: weights (a state_dict, its torch.save bytes, or a file
+        path), and its config (observation, action space and macro-actions, reward code)."""
+        meta = _validate_meta({"name": name, "description": description, "world": world,
+                               "preconditions": preconditions or {}, "effects": effects or {}, "params": params or {}})
+        if isinstance(weights, dict):
+            import torch
+
+            buffer = io.BytesIO()
+            torch.save(weights, buffer)
+            weights = buffer.getvalue()
+        elif isinstance(weights, (str, Path)):
+            weights = Path(weights).read_bytes()
+        _load_weights(weights, name)  # refuse what would not load safely later
+        reward_code = config.get("reward_code")
+        if isinstance(reward_code, str):
+            reasons = sandbox.check_source(reward_code, f"{name}-reward")
+            if reasons:
+                raise SandboxError(f"policy {name}: reward code refused by the sandbox: {'; '.join(reasons)}")
+        try:
+            config_bytes = (json.dumps(config, indent=2, sort_keys=True) + "\n").encode()
+        except (TypeError, ValueError):
+            raise LibraryError(f"policy {name}: config must be JSON-serialisable") from None
+        files = {
+            "policy.pt": weights,
+            "config.json": config_bytes,
+            "skill.json": (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode(),
+        }
+        return self._store(meta, "policy", files, metrics, provenance)
+
+    def update_metrics(self, name: str, version: int, metrics: dict) -> Skill:
+        """Record new measurements for a version (and re-pick the best version)."""
+        with self._writing():
+            manifest = self._read_manifest()
+            entry = manifest["skills"].get(name)
+            if entry is None or str(version) not in entry["versions"]:
+                raise NotFound(f"no stored skill {name} v{version}")
+            record = entry["versions"][str(version)]
+            record["metrics"] = {**record.get("metrics", {}), **metrics}
+            entry["best"] = _best_version(entry["versions"])
+            atomic_write(self.skills_dir / name / f"v{version}" / "meta.json", _meta_json(name, version, record))
+            self._write_manifest(manifest)
+        return self.get(name, version)
+
+    def remove(self, name: str, version: int | None = None) -> None:
+        """Delete a skill (every version, or one). Built-in skills cannot be removed."""
+        with self._writing():
+            manifest = self._read_manifest()
+            entry = manifest["skills"].get(name)
+            if entry is None:
+                raise NotFound(f"no stored skill named {name!r}{nearest(name, manifest['skills'])}")
+            if version is None:
+                del manifest["skills"][name]
+                doomed = self.skills_dir / name
+            else:
+                if entry["versions"].pop(str(version), None) is None:
+                    raise NotFound(f"skill {name} has no version {version}")
+                if entry["versions"]:
+                    entry["best"] = _best_version(entry["versions"])
+                else:
+                    del manifest["skills"][name]
+                doomed = self.skills_dir / name / f"v{version}"
+            # Manifest first: a crash before the folder is gone leaves an orphan, never a
+            # manifest entry pointing at missing files.
+            self._write_manifest(manifest)
+            trash = self.skills_dir / f".trash-{uuid.uuid4().hex}"
+            if doomed.exists():
+                os.rename(doomed, trash)
+                shutil.rmtree(trash, ignore_errors=True)
+
+    def rebuild(self) -> list[str]:
+        """Rebuild manifest.json from the version folders' meta.json files.
+
+        Returns one line per folder that could not be used. Hashes come from meta.json (as
+        recorded when the skill was added), so a tampered file stays broken.
+        """
+        problems = []
+        with self._writing():
+            skills: dict = {}
+            for version_dir in sorted(self.skills_dir.glob("*/v*")):
+                name, number = version_dir.parent.name, version_dir.name[1:]
+                if not number.isdigit():
+                    continue
+                try:
+                    meta = json.loads((version_dir / "meta.json").read_bytes())
+                    record = {k: meta[k] for k in _RECORD_KEYS}
+                except (OSError, ValueError, KeyError, TypeError) as exc:
+                    problems.append(f"{name}/v{number}: meta.json unusable ({type(exc).__name__}: {exc})")
+                    continue
+                skills.setdefault(name, {"versions": {}})["versions"][str(int(number))] = record
+            for entry in skills.values():
+                entry["best"] = _best_version(entry["versions"])
+            self._write_manifest({"format": MANIFEST_FORMAT, "skills": skills})
+        return problems
+
+    # -- plugins --------------------------------------------------------------------------
+
+    def register_plugins(self, pm) -> list[str]:
+        """Register one ``SkillPlugin`` per usable skill (best version) with ``pm``."""
+        names = []
+        for name in [n for n in pm.list_name_plugin() if n[0].startswith("skill:")]:
+            pm.unregister(name=name[0])
+        for skill in self.list():
+            if skill.status != "ok":
+                continue
+            plugin_name = f"skill:{skill.name}"
+            pm.register(SkillPlugin(skill), name=plugin_name)
+            names.append(plugin_name)
+        return names
+
+    # -- portable archives ----------------------------------------------------------------
+
+    def export(self, name: str, path: Path | str, version: int | None = None) -> Path:
+        """Write one skill version to a ``.zip`` or ``.tar.gz`` archive."""
+        skill = self.get(name, version)
+        files = skill.files()
+        meta = {k: v for k, v in skill.to_dict().items() if k in _RECORD_KEYS}
+        meta.update(name=skill.name, version=skill.version, format=MANIFEST_FORMAT)
+        members = {ARCHIVE_META: json.dumps(meta, indent=2, sort_keys=True).encode(),
+                   **{f"files/{n}": data for n, data in files.items()}}
+        path = Path(path)
+        buffer = io.BytesIO()
+        if path.name.endswith(".zip"):
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+                for member, data in members.items():
+                    archive.writestr(member, data)
+        elif path.name.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+                for member, data in members.items():
+                    info = tarfile.TarInfo(member)
+                    info.size = len(data)
+                    info.mtime = int(time.time())
+                    archive.addfile(info, io.BytesIO(data))
+        else:
+            raise LibraryError(f"archive {path} must end in .zip or .tar.gz")
+        atomic_write(path, buffer.getvalue())
+        return path
+
+    def import_(self, path: Path | str) -> Skill:
+        """Add a skill from an exported archive, as the next version of its name.
+
+        Members are read into memory, never extracted, and only the expected names are
+        accepted; the files must match the archive's recorded hash and pass the same checks
+        as a new skill.
+        """
+        members = _read_archive(Path(path))
+        if ARCHIVE_META not in members:
+            raise LibraryError(f"{path} is not an rlgpt skill archive (no {ARCHIVE_META})")
+        try:
+            meta = json.loads(members.pop(ARCHIVE_META))
+            kind = meta["kind"]
+        except (ValueError, KeyError, TypeError):
+            raise LibraryError(f"{path}: {ARCHIVE_META} is not valid") from None
+        files = {name.removeprefix("files/"): data for name, data in members.items()}
+        expected = CODE_FILES if kind == "code" else POLICY_FILES if kind == "policy" else None
+        if expected is None or sorted(files) != sorted(expected):
+            raise LibraryError(f"{path}: a {kind} skill archive must hold exactly {', '.join(expected or ())}")
+        if content_hash(files) != meta.get("sha256"):
+            raise LibraryError(f"{path}: files do not match the archive's recorded hash")
+        provenance = {**meta.get("provenance", {}), "imported_from": Path(path).name}
+        if kind == "code":
+            return self.add_code_skill(files["skill.py"].decode("utf-8"), meta.get("metrics"), provenance)
+        info = _validate_meta(json.loads(files["skill.json"]))
+        return self.add_policy_skill(
+            info["name"], files["policy.pt"], json.loads(files["config.json"]), description=info["description"],
+            world=info["world"], preconditions=info["preconditions"], effects=info["effects"], params=info["params"],
+            metrics=meta.get("metrics"), provenance=provenance,
+        )
+
+
+_RECORD_KEYS = ("kind", "world", "description", "preconditions", "effects", "params", "provenance", "metrics",
+                "created_at", "sha256")
+_ARCHIVE_MEMBERS = {ARCHIVE_META} | {f"files/{n}" for n in CODE_FILES + POLICY_FILES}
+
+
+@dataclass
+class _BuiltinSkill(Skill):
+    """A skill from the read-only built-in pack: its code file is ``<name>.py``."""
+
+    builtin_file: Path | None = None
+
+    def files(self) -> dict[str, bytes]:
+        if self.builtin_file is None:
+            return super().files()
+        try:
+            files = {"skill.py": self.builtin_file.read_bytes()}
+        except OSError as exc:
+            raise LibraryError(f"built-in skill {self.name} is unreadable: {exc.strerror}") from None
+        if content_hash(files) != self.sha256:
+            raise LibraryError(f"built-in skill {self.name} changed while running")
+        return files
+
+    def to_dict(self) -> dict:
+        data = super().to_dict()
+        data.pop("builtin_file")
+        data["path"] = str(self.builtin_file or self.path)
+        return data
+
+
+def _meta_json(name: str, version: int, record: dict) -> bytes:
+    return (json.dumps({"name": name, "version": version, **record}, indent=2, sort_keys=True) + "\n").encode()
+
+
+def _best_version(versions: dict) -> int:
+    """The version with the highest measured success rate; the newest breaks ties and
+    wins when nothing was measured."""
+
+    def score(item):
+        number, record = item
+        rate = record.get("metrics", {}).get("success_rate")
+        return (rate if isinstance(rate, (int, float)) else -1.0, int(number))
+
+    return int(max(versions.items(), key=score)[0])
+
+
+def _read_archive(path: Path) -> dict[str, bytes]:
+    def check(name: str, size: int, regular: bool) -> None:
+        if name not in _ARCHIVE_MEMBERS or not regular:
+            raise LibraryError(f"{path}: archive member {name!r} is not allowed (unexpected name, path or type)")
+        limit = MAX_WEIGHTS_BYTES if name.endswith(".pt") else MAX_TEXT_BYTES
+        if size > limit:
+            raise LibraryError(f"{path}: archive member {name!r} is too large ({size} bytes)")
+
+    members: dict[str, bytes] = {}
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                for info in archive.infolist():
+                    check(info.filename, info.file_size, not info.is_dir())
+                    data = archive.read(info)
+                    check(info.filename, len(data), True)
+                    members[info.filename] = data
+        elif tarfile.is_tarfile(path):
+            with tarfile.open(path, "r:*") as archive:
+                for info in archive:
+                    check(info.name, info.size, info.isreg())
+                    members[info.name] = archive.extractfile(info).read()
+        else:
+            raise LibraryError(f"{path} is not a .zip or .tar.gz archive")
+    except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
+        raise LibraryError(f"{path}: cannot read archive: {exc}") from None
+    return members
+
+
+# ---------------------------------------------------------------------------------------
+# Running a code skill
+
+
+@dataclass
+class SkillResult:
+    steps: int
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict
+    finished: bool  # the skill's generator returned (it considers its job done)
+    error: str | None = None  # why the sandbox stopped it, or what it raised
+    returned: Any = None  # the generator's return value
+
+
+def run_skill(skill: Skill, env, api, max_steps: int, params: dict | None = None,
+              limits: sandbox.Limits | None = None, seed: int | None = None) -> SkillResult:
+    """Drive a skill over a gymnasium env from its current state.
+
+    Each yielded action name becomes ``env.action_names.index(name)`` for ``env.step``; then
+    ``api.observe(obs, info)`` runs before the generator resumes. Stops at ``max_steps``, at
+    the end of the episode, when the generator returns, or when the sandbox stops it (then
+    ``error`` says why). A broken (tampered) skill raises LibraryError and never runs.
+    """
+    actions = {name: index for index, name in enumerate(env.action_names)}
+    result = SkillResult(steps=0, reward=0.0, terminated=False, truncated=False, info={}, finished=False)
+    actor = skill.start(api, params, limits, seed)
+    try:
+        while result.steps < max_steps:
+            try:
+                action = next(actor)
+            except StopIteration as stop:
+                result.finished, result.returned = True, stop.value
+                break
+            except SandboxError as exc:
+                result.error = exc.message
+                break
+            if not isinstance(action, str) or action not in actions:
+                result.error = f"skill {skill.name} yielded {action!r}, not an action name ({', '.join(actions)})"
+                break
+            obs, reward, terminated, truncated, info = env.step(actions[action])
+            result.steps += 1
+            result.reward += float(reward)
+            result.terminated, result.truncated, result.info = bool(terminated), bool(truncated), info
+            api.observe(obs, info)
+            if terminated or truncated:
+                break
+    finally:
+        if hasattr(actor, "close"):
+            actor.close()
+    return result

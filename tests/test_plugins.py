@@ -1,0 +1,157 @@
+"""The plugin host: entry points, RLGPT_LOAD_PLUGINS, plugin files, built-ins, listing."""
+
+from __future__ import annotations
+
+import inspect
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pluggy
+import pytest
+
+from rlgpt_cli import hookspecs, plugins
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+
+
+@pytest.fixture
+def pm(monkeypatch):
+    """A fresh plugin manager (the module-level one is shared by the process)."""
+    manager = pluggy.PluginManager("rlgpt")
+    manager.add_hookspecs(hookspecs)
+    monkeypatch.setattr(plugins, "pm", manager)
+    monkeypatch.setattr(plugins, "_loaded", False)
+    monkeypatch.setattr(plugins, "DEFAULT_PLUGINS", [])
+    return manager
+
+
+def hookspec_names():
+    return [name for name, fn in inspect.getmembers(hookspecs, inspect.isfunction) if name.startswith("register_")]
+
+
+def test_every_hook_has_a_docstring_and_is_documented():
+    docs = DOCS.read_text()
+    names = hookspec_names()
+    assert {"register_skills", "register_worlds", "register_commands", "register_models"} <= set(names)
+    for name in names:
+        assert (getattr(hookspecs, name).__doc__ or "").strip(), f"{name} has no docstring"
+        assert f"### {name}(" in docs, f"{name} is not documented in docs/plugins.md"
+
+
+WORLD_PLUGIN = textwrap.dedent(
+    """
+    from rlgpt_cli.hookspecs import hookimpl
+
+    @hookimpl
+    def register_worlds(register):
+        register("{world}", dict, description="test world")
+    """
+)
+
+
+def make_distribution(root: Path, dist: str, module: str, world: str) -> None:
+    """A tiny installed distribution: a module plus a dist-info with an rlgpt entry point."""
+    (root / f"{module}.py").write_text(WORLD_PLUGIN.replace("{world}", world))
+    info = root / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(f"[rlgpt]\n{module} = {module}\n")
+
+
+@pytest.fixture
+def distributions(tmp_path, monkeypatch):
+    make_distribution(tmp_path, "rlgpt-alpha", "rlgpt_alpha", "alpha")
+    make_distribution(tmp_path, "rlgpt-beta", "rlgpt_beta", "beta")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def registered_worlds():
+    worlds = {}
+    plugins.call_hook("register_worlds", lambda name, factory, **kw: worlds.setdefault(name, kw))
+    return worlds
+
+
+def test_entry_points_load(pm, distributions):
+    assert set(registered_worlds()) >= {"alpha", "beta"}
+    listed = {p["name"]: p for p in plugins.list_plugins()}
+    assert listed["rlgpt_alpha"] == {"name": "rlgpt_alpha", "hooks": ["register_worlds"],
+                                     "package": "rlgpt-alpha", "version": "1.2.3"}
+
+
+def test_load_plugins_env_limits_packages(pm, distributions, monkeypatch):
+    monkeypatch.setenv("RLGPT_LOAD_PLUGINS", "rlgpt-beta, not-installed")
+    assert set(registered_worlds()) == {"beta"}
+    assert {p["name"] for p in plugins.list_plugins()} == {"rlgpt_beta"}
+    assert plugins.list_plugins()[0]["version"] == "1.2.3"
+
+
+def test_load_plugins_empty_env_loads_none(pm, distributions, monkeypatch):
+    monkeypatch.setenv("RLGPT_LOAD_PLUGINS", "")
+    assert registered_worlds() == {}
+
+
+def test_plugin_files_directory(pm, tmp_path, monkeypatch):
+    monkeypatch.setenv("RLGPT_LOAD_PLUGINS", "")
+    folder = tmp_path / "plugins"
+    folder.mkdir()
+    (folder / "gamma.py").write_text(WORLD_PLUGIN.replace("{world}", "gamma"))
+    (folder / "notes.txt").write_text("ignored")
+    plugins.load_plugins(folder)
+    assert registered_worlds() == {"gamma": {"description": "test world"}}
+    assert [p["name"] for p in plugins.list_plugins()] == ["rlgpt_plugin_file.gamma"]
+
+
+def test_broken_plugin_file_is_a_clear_error(pm, tmp_path):
+    from rlgpt_cli.errors import UsageError
+
+    (tmp_path / "bad.py").write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(UsageError, match=r"plugin file .*bad.py failed to load: RuntimeError: boom"):
+        plugins.load_plugin_files(tmp_path)
+
+
+def test_default_plugins_are_registered(pm, tmp_path, monkeypatch):
+    monkeypatch.setenv("RLGPT_LOAD_PLUGINS", "")
+    (tmp_path / "rlgpt_builtin_delta.py").write_text(WORLD_PLUGIN.replace("{world}", "delta"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(plugins, "DEFAULT_PLUGINS", ["rlgpt_builtin_delta"])
+    assert set(registered_worlds()) == {"delta"}
+
+
+def test_commands_hook_gets_the_app(pm, tmp_path, monkeypatch):
+    monkeypatch.setenv("RLGPT_LOAD_PLUGINS", "")
+    (tmp_path / "cmds.py").write_text(
+        "from rlgpt_cli.hookspecs import hookimpl\n\n@hookimpl\ndef register_commands(app):\n    app.append('hello')\n"
+    )
+    plugins.load_plugins(tmp_path)
+    app = []
+    plugins.register_commands(app)
+    assert app == ["hello"]
+
+
+def test_library_skills_become_plugins(pm, tmp_path, monkeypatch):
+    from rlgpt_cli.library import Library
+
+    monkeypatch.setenv("RLGPT_LOAD_PLUGINS", "")
+    library = Library(tmp_path / "lib")
+    library.add_code_skill(
+        'SKILL = {"name": "chop", "description": "chop a tree"}\n\ndef act(api):\n    yield "do"\n'
+    )
+    assert library.register_plugins(plugins.pm) == ["skill:chop"]
+    assert [s.name for s in plugins.get_skills()] == ["chop"]
+    assert {"name": "skill:chop", "hooks": ["register_skills"]} in plugins.list_plugins()
+    # Registering again replaces, never duplicates.
+    library.register_plugins(plugins.pm)
+    assert [s.name for s in plugins.get_skills()] == ["chop"]
+
+
+def test_import_is_cheap():
+    code = (
+        "import sys, rlgpt_cli.plugins as p\n"
+        "heavy = [m for m in ('torch', 'litellm', 'RestrictedPython', 'typer', 'numpy') if m in sys.modules]\n"
+        "assert not heavy and not p._loaded, (heavy, p._loaded)\n"
+    )
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": src})
