@@ -19,7 +19,7 @@ from rlgpt_cli.output import AppState
 from rlgpt_cli.settings import Settings
 
 # Built-in command modules, in the order `rlgpt --help` lists them.
-COMMAND_MODULES = ["envs", "tasks", "prompts", "logs", "doctor"]
+COMMAND_MODULES = ["plan", "code", "run", "envs", "tasks", "prompts", "logs", "doctor"]
 
 app = typer.Typer(
     name="rlgpt",

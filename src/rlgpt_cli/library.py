@@ -770,7 +770,11 @@ def run_skill(skill: Skill, env, api, max_steps: int, params: dict | None = None
     """
     actions = {name: index for index, name in enumerate(env.action_names)}
     result = SkillResult(steps=0, reward=0.0, terminated=False, truncated=False, info={}, finished=False)
-    actor = skill.start(api, params, limits, seed)
+    try:
+        actor = skill.start(api, params, limits, seed)
+    except SandboxError as exc:  # refused, or act() raised before its first step
+        result.error = exc.message
+        return result
     try:
         while result.steps < max_steps:
             try:

@@ -1,0 +1,123 @@
+"""The inner loop of RL-GPT for one sub-action: the fast agent writes, the world runs it, the
+critic judges, and the fast agent revises from that feedback, a bounded number of times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from rlgpt_cli.agents.coder import judge, skill_source, write_code
+from rlgpt_cli.composer import Stage, run_episode, stage_from_subaction, summarise
+from rlgpt_cli.errors import NotFound, SandboxError, UsageError
+
+# A sub-action's skill is good enough when it succeeds this often on the evaluation seeds.
+SUCCESS_TARGET = 0.8
+
+
+@dataclass
+class Attempt:
+    number: int
+    kind: str
+    source: str | None = None
+    refused: str | None = None
+    results: dict = field(default_factory=dict)
+    critique: dict = field(default_factory=dict)
+    model: str = ""
+
+    @property
+    def success_rate(self) -> float:
+        return float(self.results.get("success_rate", 0.0))
+
+
+def prefix_stages(subactions: list[dict], index: int, library) -> list[Stage]:
+    """Stages that bring the world to where sub-action ``index`` starts, from library skills."""
+    stages = []
+    for sub in subactions[:index]:
+        name = sub.get("skill") or sub["name"]
+        try:
+            skill = library.get(name)
+        except NotFound:
+            raise UsageError(
+                f"sub-action {sub['name']} comes first and has no skill in the library yet; "
+                f"run: rlgpt code --subtask {sub['name']}"
+            ) from None
+        stages.append(stage_from_subaction(sub, skill))
+    return stages
+
+
+def candidate_skill(source: str):
+    """An unsaved code skill that runs in the sandbox, for evaluation before it is stored."""
+    from rlgpt_cli import sandbox
+    from rlgpt_cli.library import Skill, parse_code_skill
+
+    meta = parse_code_skill(source)
+    module = sandbox.load_module(source, f"{meta['name']}@candidate")
+    return Skill(
+        name=meta["name"], version=0, kind="code", world=meta["world"], description=meta["description"],
+        preconditions=meta["preconditions"], effects=meta["effects"], params=meta["params"],
+        entry=lambda api, **params: module.start("act", api, **params),
+    )
+
+
+def evaluate(make_world, prefix: list[Stage], stage: Stage, seeds: list[int]) -> dict:
+    """Run set-up stages then ``stage`` on each seed; the stage's success statistics."""
+    episodes = [run_episode(make_world, seed, [*prefix, stage]) for seed in seeds]
+    return {**summarise(episodes, [stage.name])[stage.name], "seeds": list(seeds)}
+
+
+def code_loop(
+    client, task, sub: dict, prefix: list[Stage], library_skills: list[dict], *,
+    make_world: Callable, seeds: list[int], attempts: int, feedback: list[dict] | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> list[Attempt]:
+    """Write, sandbox-check, run and judge code for ``sub`` until the critic is satisfied.
+
+    Returns every attempt; the caller keeps the best. Raises SandboxError when every attempt
+    was refused by the sandbox (nothing ran).
+    """
+    from rlgpt_cli import sandbox
+
+    feedback = list(feedback or [])
+    done: list[Attempt] = []
+    for number in range(1, attempts + 1):
+        answer, result = write_code(client, task, sub, library_skills, feedback)
+        answer.skill = sub["name"]  # the sub-action's name is the skill's name
+        source = skill_source(answer, task.world)
+        attempt = Attempt(number, "code", source=source, model=result.model)
+        reasons = sandbox.check_source(source, answer.skill)
+        if reasons:
+            attempt.refused = "; ".join(reasons)
+            log(f"  attempt {number}: refused by the sandbox: {attempt.refused}")
+            feedback.append({"attempt": number, "source": answer.source,
+                             "error": f"refused by the sandbox: {attempt.refused}"})
+            done.append(attempt)
+            continue
+        stage = stage_from_subaction(sub, candidate_skill(source))
+        attempt.results = evaluate(make_world, prefix, stage, seeds)
+        critique, _ = judge(client, task, sub, "code", {"number": number, "source": answer.source},
+                            {**attempt.results, "target": SUCCESS_TARGET})
+        attempt.critique = critique.model_dump()
+        done.append(attempt)
+        log(f"  attempt {number}: success {attempt.success_rate:.0%} over {len(seeds)} episodes; "
+            f"critic: {critique.feedback}")
+        if critique.success:
+            break
+        feedback.append({"attempt": number, "source": answer.source, "success_rate": attempt.success_rate,
+                         "failures": attempt.results.get("failures", {}), "errors": attempt.results.get("errors", []),
+                         "critique": critique.feedback, "suggestions": critique.suggestions})
+    if all(a.refused for a in done):
+        raise SandboxError(f"every code answer for {sub['name']} was refused by the sandbox: {done[-1].refused}")
+    return done
+
+
+def best(attempts: list[Attempt]) -> Attempt | None:
+    ran = [a for a in attempts if not a.refused]
+    return max(ran, key=lambda a: (a.success_rate, a.number)) if ran else None
+
+
+def save_code_skill(library, attempt: Attempt, provenance: dict[str, Any]):
+    r = attempt.results
+    metrics = {"success_rate": attempt.success_rate, "episodes": r.get("episodes", 0), "seeds": r.get("seeds", []),
+               "mean_steps": r.get("mean_steps"), "target": SUCCESS_TARGET}
+    return library.add_code_skill(attempt.source, metrics=metrics,
+                                  provenance={**provenance, "model": attempt.model, "attempt": attempt.number})

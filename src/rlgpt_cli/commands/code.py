@@ -1,0 +1,88 @@
+"""`rlgpt code --subtask NAME`: the fast agent writes a code skill, evaluated and saved."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import typer
+
+from rlgpt_cli.commands import open_store, recorded_run, state
+from rlgpt_cli.errors import NotFound, TaskFailed
+from rlgpt_cli.output import console, emit, info
+
+
+def find_subaction(record: dict, name: str) -> int:
+    names = [s["name"] for s in record["plan"]["subactions"]]
+    if name in names:
+        return names.index(name)
+    from rlgpt_cli.errors import nearest
+
+    raise NotFound(f"plan {record['id']} has no sub-action {name!r}{nearest(name, names)} "
+                   f"(it has {', '.join(names)})")
+
+
+def code(
+    ctx: typer.Context,
+    subtask: str = typer.Option(..., "--subtask", "-s", help="Sub-action or task name (place_table, harvest_log)."),
+    plan_id: Optional[int] = typer.Option(None, "--plan", help="Take the sub-action from this stored plan."),
+    episodes: int = typer.Option(5, "--episodes", "-n", min=1, max=200, help="Evaluation episodes (seeds)."),
+    attempts: int = typer.Option(3, "--attempts", min=1, max=10, help="Write-run-judge rounds before giving up."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Stop before spending more (USD)."),
+    max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Stop after this many model calls."),
+) -> None:
+    """Write a code skill for a sub-action, run it in the world, and save it with its success rate."""
+    from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, prefix_stages, save_code_skill
+    from rlgpt_cli.agents.planner import catalogue
+    from rlgpt_cli.commands.plan import create_plan
+    from rlgpt_cli.session import crafter_world_factory, model_client, model_label, open_library
+    from rlgpt_cli.worlds.tasks import resolve_task
+
+    st = state(ctx)
+    settings = st.settings
+    with recorded_run(st, "code", {"subtask": subtask, "plan": plan_id, "episodes": episodes}) as run_id:
+        store = open_store(st)
+        client = model_client(settings, store, max_cost, max_calls)
+        if plan_id is None:
+            record = create_plan(st, subtask, client=client, store=store)
+            index = len(record["plan"]["subactions"]) - 1
+        else:
+            record = store.get_plan(plan_id)
+            index = find_subaction(record, subtask)
+        task = resolve_task(record["task"], world=record["world"])
+        sub = record["plan"]["subactions"][index]
+        library = open_library(settings)
+        prefix = prefix_stages(record["plan"]["subactions"], index, library)
+        seeds = [settings.seed * 1000 + 10_000 + i for i in range(episodes)]
+        info(st, f"fast agent: {model_label(settings.model)}; sub-action {sub['name']} "
+                 f"(after {len(prefix)} set-up sub-actions), {episodes} evaluation episodes")
+        attempts_made = code_loop(client, task, sub, prefix, catalogue(library), make_world=crafter_world_factory(),
+                                  seeds=seeds, attempts=attempts, log=lambda m: info(st, m))
+        chosen = best(attempts_made)
+        skill = save_code_skill(library, chosen, {"prompt": "fast_agent_code", "plan_id": record["id"],
+                                                  "run_id": run_id}) if chosen.success_rate > 0 else None
+        report = {
+            "subtask": sub["name"], "plan_id": record["id"], "model": chosen.model,
+            "success_rate": chosen.success_rate, "target": SUCCESS_TARGET, "seeds": seeds,
+            "attempts": [{"number": a.number, "refused": a.refused, "success_rate": a.success_rate,
+                          "critique": a.critique.get("feedback")} for a in attempts_made],
+            "skill": skill.to_dict() if skill else None,
+        }
+        if chosen.success_rate < SUCCESS_TARGET:
+            if st.json:  # the report still goes out; the error line goes to stderr
+                emit(st, report)
+            raise TaskFailed(
+                f"no code skill for {sub['name']} reached {SUCCESS_TARGET:.0%} after {len(attempts_made)} attempts "
+                f"(best {chosen.success_rate:.0%}" + (f", saved as v{skill.version}" if skill else "") + ")"
+            )
+
+    def human(r):
+        s = r["skill"]
+        console().print(f"saved [bold]{s['name']}[/bold] v{s['version']} to the library: success "
+                        f"{r['success_rate']:.0%} over {len(r['seeds'])} episodes (seeds {r['seeds']}) "
+                        f"by {model_label(r['model'])}")
+
+    emit(st, report, human)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("code")(code)

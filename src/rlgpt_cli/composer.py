@@ -1,0 +1,168 @@
+"""Run sub-actions in a world, one skill after another, and judge each one.
+
+The evaluation of a new code skill, ``rlgpt iterate`` and ``rlgpt run`` all do the same
+thing: reset the world on a seed, run the skills of the earlier sub-actions to reach the
+state the next one starts from, run it, and record whether its success check held.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable
+
+from rlgpt_cli.agents import facts
+
+# Steps a single sub-action may take before it counts as stuck.
+STAGE_STEPS = 1500
+
+
+@dataclass
+class Stage:
+    """One sub-action to run: its name, the skill that performs it, and what it should achieve."""
+
+    name: str
+    skill: Any  # library.Skill
+    effects: dict = field(default_factory=dict)  # parsed facts, see agents.facts.parse
+    params: dict = field(default_factory=dict)
+    max_steps: int = STAGE_STEPS
+
+
+@dataclass
+class StageResult:
+    name: str
+    skill: str
+    success: bool
+    steps: int
+    outcome: str  # "success", "died", "step_cap", "gave_up", "error", "episode_end"
+    error: str | None = None
+
+
+@dataclass
+class Episode:
+    seed: int
+    stages: list[StageResult]
+    steps: int
+    achievements: dict[str, int]
+    inventory: dict[str, int]
+    died: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def stage_success(stage: Stage, before: dict, after: dict) -> bool:
+    """Did the stage do what it is for? Its achievement counter rose, or its items were gained."""
+    ach_before, ach_after = before.get("achievements", {}), after.get("achievements", {})
+    if stage.name in ach_after:
+        return ach_after[stage.name] > ach_before.get(stage.name, 0)
+    inv_before, inv_after = before.get("inventory", {}), after.get("inventory", {})
+    gains = stage.effects.get("inventory", {})
+    # An item at Crafter's cap of 9 cannot grow any further: holding 9 is enough.
+    return bool(gains) and all(
+        inv_after.get(k, 0) - inv_before.get(k, 0) >= n or inv_after.get(k, 0) >= 9 for k, n in gains.items()
+    )
+
+
+def run_episode(
+    make_world: Callable[[], Any],
+    seed: int,
+    stages: list[Stage],
+    *,
+    max_steps: int = 10_000,
+    stop_on_failure: bool = True,
+    judge_from: int = 0,
+    on_step: Callable[[Any, dict], None] | None = None,
+) -> Episode:
+    """Reset the world on ``seed`` and run ``stages`` in order.
+
+    With ``stop_on_failure`` the episode ends at the first stage that fails (later ones
+    cannot start from the state they need). ``judge_from`` marks the stages before it as
+    set-up: they still run, but callers judge only the stages from that index on.
+    """
+    from rlgpt_cli.library import run_skill
+    from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
+
+    world = make_world()
+    obs, info = world.reset(seed=seed)
+    api = CrafterAPI()
+    api.observe(obs, info)
+    state = {"achievements": dict(info.get("achievements", {})), "inventory": dict(info.get("inventory", {}))}
+    results: list[StageResult] = []
+    steps, died = 0, False
+    env = _Recorder(world, on_step) if on_step else world
+    for stage in stages:
+        budget = min(stage.max_steps, max_steps - steps)
+        if budget <= 0:
+            results.append(StageResult(stage.name, stage.skill.name, False, 0, "step_cap"))
+            break
+        before = state
+        res = run_skill(stage.skill, env, api, max_steps=budget, params=stage.params)
+        steps += res.steps
+        if res.info:
+            state = {"achievements": dict(res.info.get("achievements", {})),
+                     "inventory": dict(res.info.get("inventory", {}))}
+        ok = stage_success(stage, before, state)
+        if ok:
+            outcome = "success"
+        elif res.error:
+            outcome = "error"
+        elif res.terminated:
+            outcome, died = "died", True
+        elif res.truncated:
+            outcome = "episode_end"
+        elif res.finished:
+            outcome = "gave_up"
+        else:
+            outcome = "step_cap"
+        results.append(StageResult(stage.name, stage.skill.name, ok, res.steps, outcome, res.error))
+        if res.terminated or res.truncated or (stop_on_failure and not ok):
+            died = died or res.terminated
+            break
+    world.close()
+    return Episode(seed, results, steps, state["achievements"], state["inventory"], died)
+
+
+class _Recorder:
+    """A world wrapper that reports every step (for recording an animation)."""
+
+    def __init__(self, world, on_step):
+        self.world, self.on_step = world, on_step
+        self.action_names = world.action_names
+
+    def step(self, action):
+        out = self.world.step(action)
+        self.on_step(self.world, out[4])
+        return out
+
+
+def summarise(episodes: list[Episode], judged: list[str]) -> dict:
+    """Success rate per judged stage, with counted failure causes and the first errors."""
+    out: dict[str, Any] = {}
+    for name in judged:
+        runs = [r for e in episodes for r in e.stages if r.name == name]
+        causes: dict[str, int] = {}
+        for r in runs:
+            if not r.success:
+                causes[r.outcome] = causes.get(r.outcome, 0) + 1
+        reached = len(runs)
+        out[name] = {
+            "episodes": len(episodes),
+            "reached": reached,
+            "successes": sum(r.success for r in runs),
+            # An episode whose set-up failed never reached this stage: that counts against it.
+            "success_rate": sum(r.success for r in runs) / len(episodes) if episodes else 0.0,
+            "failures": causes | ({"precondition": len(episodes) - reached} if reached < len(episodes) else {}),
+            "errors": sorted({r.error for r in runs if r.error})[:3],
+            "mean_steps": sum(r.steps for r in runs) / reached if reached else 0.0,
+        }
+    return out
+
+
+def stage_from_subaction(sub: dict, skill, max_steps: int = STAGE_STEPS) -> Stage:
+    """The stage for a plan's sub-action; a skill with a ``count`` (or ``n``) parameter collects
+    what the plan needs (``wood >= 5`` → ``count=5``)."""
+    effects = facts.parse(sub.get("effects", []))
+    gains = effects.get("inventory", {})
+    amount = next((p for p in ("count", "n") if p in (skill.params or {})), None)
+    params = {amount: next(iter(gains.values()))} if amount and len(gains) == 1 else {}
+    return Stage(sub["name"], skill, effects, params=params, max_steps=max_steps)
