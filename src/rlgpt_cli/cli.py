@@ -19,7 +19,7 @@ from rlgpt_cli.output import AppState
 from rlgpt_cli.settings import Settings
 
 # Built-in command modules, in the order `rlgpt --help` lists them.
-COMMAND_MODULES = ["plan", "code", "run", "envs", "tasks", "prompts", "logs", "doctor"]
+COMMAND_MODULES = ["iterate", "plan", "code", "run", "envs", "tasks", "skills", "prompts", "logs", "plugins", "doctor"]
 
 app = typer.Typer(
     name="rlgpt",
@@ -66,6 +66,47 @@ def _register_commands() -> None:
 
 _register_commands()
 
+# Global options that take a value: skipped when looking for the subcommand's name.
+VALUE_OPTIONS = ("--model", "-m", "--env", "-e", "--library", "--seed")
+_plugin_commands_added = False
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names, or None (``rlgpt``, ``rlgpt --help``, completion)."""
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            return next(args, None)
+        if arg in VALUE_OPTIONS:
+            next(args, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
+def add_plugin_commands(argv: list[str]) -> None:
+    """Let plugins attach their commands (the ``register_commands`` hook), once per process.
+
+    Loading plugins scans every installed distribution's entry points (20-50 ms), so it is
+    skipped when ``argv`` runs a built-in command: those stay fast (``rlgpt skills list``).
+    A bare ``rlgpt``, ``--help``, shell completion and unknown names pay it, so that plugin
+    commands are listed, completed and run.
+    """
+    from typer.main import get_command_name
+
+    global _plugin_commands_added
+    word = _command_word(argv)
+    builtin = {c.name or get_command_name(c.callback.__name__) for c in app.registered_commands} | \
+        {g.name for g in app.registered_groups}
+    if _plugin_commands_added or word in builtin or (word is None and "--version" in argv):
+        return
+    _plugin_commands_added = True
+    from rlgpt_cli import plugins
+    from rlgpt_cli.commands.plugins import plugins_dir
+
+    plugins.load_plugins(plugins_dir(Settings.resolve()))
+    plugins.register_commands(app)
+
 
 def _fail(message: str, code: int) -> None:
     sys.stderr.write(f"Error: {message}\n")
@@ -91,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = hoist_global_flags(list(argv if argv is not None else sys.argv[1:]))
     verbose = any(a in ("-v", "--verbose") for a in argv)
     try:
+        add_plugin_commands(argv)
         rv = app(args=argv, prog_name="rlgpt", standalone_mode=False)
     except RlgptError as exc:
         if verbose:

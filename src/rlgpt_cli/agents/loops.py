@@ -62,7 +62,8 @@ def candidate_skill(source: str):
 def evaluate(make_world, prefix: list[Stage], stage: Stage, seeds: list[int]) -> dict:
     """Run set-up stages then ``stage`` on each seed; the stage's success statistics."""
     episodes = [run_episode(make_world, seed, [*prefix, stage]) for seed in seeds]
-    return {**summarise(episodes, [stage.name])[stage.name], "seeds": list(seeds)}
+    return {**summarise(episodes, [stage.name])[stage.name], "seeds": list(seeds),
+            "env_steps": sum(e.steps for e in episodes)}
 
 
 def code_loop(

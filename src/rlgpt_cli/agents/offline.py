@@ -84,8 +84,10 @@ def answer_plan(ctx: dict[str, Any]) -> dict:
             "notes": f"backward-chained over the recipe graph: {chain}"}
 
 
-def _code_for(sub: dict, count: int, revision: int) -> tuple[str, dict]:
-    """Source of a code skill for a sub-action, more defensive with each revision."""
+def _code_for(sub: dict, count: int, fixes: set[str]) -> tuple[str, dict]:
+    """Source of a code skill for a sub-action, with the fixes the critic asked for:
+    ``retry`` (explore and try again when the primitive gives up) and ``survive`` (tend
+    vitals between tries)."""
     name = sub["name"]
     kind, _, target = name.partition("_")
     if name in _ACTS:
@@ -99,40 +101,42 @@ def _code_for(sub: dict, count: int, revision: int) -> tuple[str, dict]:
         call, params = f'api.make("{target}")', {}
     else:
         call, params = f"api.explore(100, hint={target!r})", {}
-    args = ", ".join(["api", *(f"{k}={v!r}" for k, v in params.items())])
-    if revision == 0:
-        body = f"    done = yield from {call}\n    return done\n"
-        return f"def act({args}):\n{body}", params
-    # Revisions retry after exploring, and tend vitals between tries (the usual causes of
-    # failure the critic reports: the source was never found, or the player died).
-    params = {**params, "attempts": 2 + revision}
+    if not fixes:
+        args = ", ".join(["api", *(f"{k}={v!r}" for k, v in params.items())])
+        return f"def act({args}):\n    done = yield from {call}\n    return done\n", params
+    params = {**params, "attempts": 4 if "retry" in fixes else 1}
     args = ", ".join(["api", *(f"{k}={v!r}" for k, v in params.items())])
     hint = {"collect": target, "place": "grass", "make": "table"}.get(kind, target)
-    body = (
-        "    for attempt in range(attempts):\n"
-        "        yield from api.survive()\n"
-        f"        done = yield from {call}\n"
-        "        if done:\n"
-        "            return True\n"
-        f"        yield from api.explore(40 * (attempt + 1), hint={hint!r})\n"
-        "    return False\n"
-    )
-    return f"def act({args}):\n{body}", params
+    lines = [f"def act({args}):", "    for attempt in range(attempts):"]
+    if "survive" in fixes:
+        lines.append("        yield from api.survive()")
+    lines += [f"        done = yield from {call}", "        if done:", "            return True"]
+    if "retry" in fixes:
+        lines.append(f"        yield from api.explore(40 * (attempt + 1), hint={hint!r})")
+    lines.append("    return False")
+    return "\n".join(lines) + "\n", params
+
+
+def _fixes(feedback: list[dict]) -> set[str]:
+    """What the critic's suggestions on earlier attempts ask the code to do."""
+    text = " ".join(s for f in feedback for s in f.get("suggestions", [])).lower()
+    return {fix for fix, words in (("retry", ("explore", "retry")), ("survive", ("survive", "drink", "eat")))
+            if any(w in text for w in words)}
 
 
 def answer_code(ctx: dict[str, Any]) -> dict:
     sub = ctx["subaction"]
-    revision = len(ctx.get("feedback", []))
+    fixes = _fixes(ctx.get("feedback", []))
     count = 1
     for fact in sub.get("effects", []):
         parsed = facts.parse([fact])["inventory"]
         if parsed and sub["name"].endswith("_" + next(iter(parsed))):
             count = next(iter(parsed.values()))
-    source, params = _code_for(sub, count, revision)
+    source, params = _code_for(sub, count, fixes)
     return {
         "skill": sub["name"],
         "description": f"{sub['name'].replace('_', ' ').capitalize()} with the primitive API"
-                       + (f" (revision {revision}: retries, explores and survives)" if revision else "."),
+                       + (f" ({' and '.join(sorted(fixes))} as the critic advised)." if fixes else "."),
         "preconditions": sub.get("preconditions", []),
         "effects": sub.get("effects", []),
         "params": params,

@@ -1,0 +1,262 @@
+"""`rlgpt iterate`: RL-GPT's two loops, from a task to a working agent.
+
+Outer loop: the slow agent plans (code / rl / reuse per sub-action) from the library and the
+feedback so far. Inner loop, per sub-action: the fast agent writes code (or an RL
+configuration), the world runs it, the critic judges, the fast agent revises. After each
+outer iteration the composed agent is evaluated on the whole task; the loops stop at the
+success target or when a budget runs out. State is saved after every sub-action, so a killed
+run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from rlgpt_cli.errors import BudgetExceeded, NotFound, UsageError
+
+STATE_VERSION = 1
+
+
+@dataclass
+class IterateConfig:
+    outer: int = 3  # slow-agent iterations
+    inner: int = 3  # fast-agent attempts per sub-action and outer iteration
+    episodes: int = 5  # evaluation episodes per attempt and per task evaluation
+    max_steps: int = 1_000_000  # env steps for everything: evaluations and training
+    target: float = 0.8  # task success rate that ends the loops
+    rl_steps: int = 50_000  # training steps for one rl sub-action
+    use_critic: bool = True  # the ablation without the critic sends only raw results back
+    force_kind: str | None = None  # "code" or "rl": the pure-code / pure-RL ablations
+
+
+def state_path(runs_dir: Path, run_id: int) -> Path:
+    return runs_dir / f"iterate-{run_id}" / "state.json"
+
+
+def save_state(path: Path, state: dict) -> None:
+    """Atomic: a kill mid-write leaves the previous state."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w") as f:
+        json.dump(state, f, indent=2)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_state(path: Path) -> dict:
+    try:
+        state = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise NotFound(f"no iterate run state at {path}") from None
+    except ValueError as exc:
+        raise UsageError(f"iterate state {path} is corrupt: {exc}") from None
+    if state.get("version") != STATE_VERSION:
+        raise UsageError(f"iterate state {path} has version {state.get('version')}, expected {STATE_VERSION}")
+    return state
+
+
+def new_state(task, config: IterateConfig, run_id: int, model: str) -> dict:
+    return {
+        "version": STATE_VERSION, "run_id": run_id, "task": task.name, "world": task.world, "model": model,
+        "config": config.__dict__, "outer": 0, "plan": None, "plan_id": None, "done": [],
+        "feedback": [], "iterations": [], "env_steps": 0, "cost_usd": 0.0, "status": "running",
+    }
+
+
+@dataclass
+class Loops:
+    """The two loops over a saved state; each call to ``step`` does one unit and saves."""
+
+    settings: Any
+    task: Any
+    state: dict
+    path: Path
+    client: Any
+    store: Any
+    config: IterateConfig
+    log: Callable[[str], None] = lambda _: None
+    seeds_base: int = 10_000
+    view: Callable[[dict], None] = lambda _: None
+    _library: Any = field(default=None, init=False)
+
+    @property
+    def library(self):
+        if self._library is None:
+            from rlgpt_cli.session import open_library
+
+            self._library = open_library(self.settings)
+        return self._library
+
+    def save(self) -> None:
+        self.state["cost_usd"] = self.state.get("cost_base", 0.0) + self.client.cost_usd
+        save_state(self.path, self.state)
+        self.view(self.state)
+
+    def charge(self, steps: int) -> None:
+        self.state["env_steps"] += int(steps)
+        if self.state["env_steps"] >= self.config.max_steps:
+            self.state["status"] = "budget"
+            self.save()
+            raise BudgetExceeded(f"step budget of {self.config.max_steps} env steps used up "
+                                 f"({self.state['env_steps']}); resume with a larger --max-steps")
+
+    def run(self) -> dict:
+        while self.state["status"] == "running":
+            if self.state["outer"] >= self.config.outer:
+                self.state["status"] = "finished"
+                break
+            self.outer_iteration()
+        self.save()
+        return self.state
+
+    def replan(self) -> None:
+        from rlgpt_cli.agents.planner import catalogue, make_plan
+
+        plan, result = make_plan(self.client, self.task, catalogue(self.library), self.state["feedback"])
+        data = plan.model_dump()
+        if self.config.force_kind:
+            for sub in data["subactions"]:
+                sub["kind"], sub["skill"] = self.config.force_kind, None
+        self.state["plan"] = data
+        self.state["plan_id"] = self.store.add_plan(self.task.name, self.task.world, result.model, data)
+        self.state["done"] = []
+        self.log(f"outer {self.state['outer'] + 1}: plan {self.state['plan_id']}: "
+                 + ", ".join(f"{s['name']}={s['kind']}" for s in data["subactions"]))
+        self.save()
+
+    def outer_iteration(self) -> None:
+        from rlgpt_cli.agents.loops import prefix_stages
+
+        if self.state["plan"] is None:
+            self.replan()
+        subs = self.state["plan"]["subactions"]
+        results: list[dict] = []
+        for index, sub in enumerate(subs):
+            if sub["name"] in self.state["done"]:
+                continue
+            if sub["kind"] == "reuse":
+                outcome = {"subaction": sub["name"], "kind": "reuse", "success": True,
+                           "success_rate": self._measured(sub.get("skill") or sub["name"])}
+            else:
+                prefix = prefix_stages(subs, index, self.library)
+                outcome = (self.code_subaction if sub["kind"] == "code" else self.rl_subaction)(sub, prefix)
+            results.append(outcome)
+            self.state["feedback"].append({**outcome, "outer": self.state["outer"] + 1})
+            self.state["done"].append(sub["name"])
+            self.save()
+            if not outcome["success"]:
+                break  # later sub-actions cannot start reliably: back to the slow agent
+        evaluation = self.evaluate_task()
+        self.state["iterations"].append({
+            "outer": self.state["outer"] + 1, "plan_id": self.state["plan_id"],
+            "subactions": [{"name": s["name"], "kind": s["kind"],
+                            "success_rate": next((r["success_rate"] for r in results if r["subaction"] == s["name"]),
+                                                 None)} for s in subs],
+            "task_success_rate": evaluation["success_rate"] if evaluation else 0.0,
+            "crafter_score": evaluation["crafter_score"] if evaluation else None,
+            "env_steps": self.state["env_steps"], "cost_usd": self.state.get("cost_base", 0.0) + self.client.cost_usd,
+        })
+        self.state["outer"] += 1
+        self.state["plan"] = None
+        if evaluation and evaluation["success_rate"] >= self.config.target:
+            self.state["status"] = "succeeded"
+        self.save()
+
+    def _measured(self, name: str) -> float | None:
+        try:
+            return (self.library.get(name).metrics or {}).get("success_rate")
+        except NotFound:
+            return None
+
+    def seeds(self) -> list[int]:
+        return [self.seeds_base + self.settings.seed * 1000 + i for i in range(self.config.episodes)]
+
+    def code_subaction(self, sub: dict, prefix: list) -> dict:
+        from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, save_code_skill
+        from rlgpt_cli.agents.planner import catalogue
+        from rlgpt_cli.session import crafter_world_factory
+
+        self.log(f"  {sub['name']}: fast agent writes code")
+        earlier = [f for f in self.state["feedback"] if f.get("subaction") == sub["name"]]
+        attempts = code_loop(
+            _NoCritic(self.client) if not self.config.use_critic else self.client,
+            self.task, sub, prefix, catalogue(self.library), make_world=crafter_world_factory(),
+            seeds=self.seeds(), attempts=self.config.inner,
+            feedback=[a for f in earlier for a in f.get("attempts", [])], log=self.log,
+        )
+        self.charge(sum(a.results.get("env_steps", 0) for a in attempts))
+        chosen = best(attempts)
+        skill = None
+        if chosen.success_rate > 0:
+            skill = save_code_skill(self.library, chosen, {"prompt": "fast_agent_code", "plan_id": self.state["plan_id"],
+                                                           "run_id": self.state["run_id"]})
+        return {
+            "subaction": sub["name"], "kind": "code", "success": chosen.success_rate >= SUCCESS_TARGET,
+            "success_rate": chosen.success_rate, "skill": f"{skill.name} v{skill.version}" if skill else None,
+            "attempts": [{"attempt": a.number, "success_rate": a.success_rate, "refused": a.refused,
+                          "critique": a.critique.get("feedback"), "suggestions": a.critique.get("suggestions", [])}
+                         for a in attempts],
+        }
+
+    def rl_subaction(self, sub: dict, prefix: list) -> dict:
+        from rlgpt_cli.agents.coder import write_rl_config
+        from rlgpt_cli.agents.loops import SUCCESS_TARGET
+        from rlgpt_cli.agents.planner import catalogue
+        from rlgpt_cli.learn.subtask import learn_subaction
+
+        self.log(f"  {sub['name']}: fast agent configures RL")
+        earlier = [f for f in self.state["feedback"] if f.get("subaction") == sub["name"] and f.get("kind") == "rl"]
+        config, _ = write_rl_config(self.client, self.task, sub, catalogue(self.library), earlier,
+                                    total_steps=self.config.rl_steps, max_episode_steps=1000)
+        remaining = self.config.max_steps - self.state["env_steps"]
+        config.total_steps = max(1, min(config.total_steps, remaining))
+        result = learn_subaction(self.settings, self.task, sub, config, prefix, self.library,
+                                 seed=self.settings.seed, log=self.log)
+        self.charge(result["env_steps"])
+        return {"subaction": sub["name"], "kind": "rl", "success": result["success_rate"] >= SUCCESS_TARGET,
+                "success_rate": result["success_rate"], "skill": result.get("skill"),
+                "rl_config": config.model_dump()}
+
+    def evaluate_task(self) -> dict | None:
+        from rlgpt_cli.evaluation import evaluate_task
+
+        subs = self.state["plan"]["subactions"] if self.state["plan"] else []
+        try:
+            report = evaluate_task(self.task, subs, self.library,
+                                   [20_000 + self.settings.seed * 1000 + i for i in range(self.config.episodes)])
+        except NotFound as exc:  # a sub-action has no skill yet: the task cannot run
+            self.log(f"  task evaluation skipped: {exc.message}")
+            return None
+        self.charge(report["mean_steps"] * report["episodes"])
+        self.log(f"  task {self.task.name}: success {report['success_rate']:.0%} over {report['episodes']} "
+                 f"episodes, Crafter score {report['crafter_score']:.1f}")
+        return report
+
+
+class _NoCritic:
+    """The ablation without a critic: the fast agent gets the raw results only."""
+
+    def __init__(self, client):
+        self.client = client
+        self.model = client.model
+
+    @property
+    def cost_usd(self):
+        return self.client.cost_usd
+
+    def prompt(self, name, context, **params):
+        if name != "critic":
+            return self.client.prompt(name, context, **params)
+        from rlgpt_cli.agents.loops import SUCCESS_TARGET
+        from rlgpt_cli.models.client import ModelResult
+        from rlgpt_cli.models.schemas import Critique
+
+        rate = float(context["results"].get("success_rate", 0.0))
+        verdict = Critique(success=rate >= SUCCESS_TARGET, score=rate, feedback="", suggestions=[],
+                           revise="none" if rate >= SUCCESS_TARGET else "code")
+        return ModelResult("none", verdict.model_dump_json(), verdict, False, 0.0, 0, 0, 0.0)
