@@ -1,0 +1,769 @@
+"""The primitive API that LLM-written code skills call in Crafter (``CrafterAPI``).
+
+A code skill is a generator ``act(api, **params)`` yielding action names; it
+composes the primitives here with ``yield from`` (``ok = yield from
+api.collect("wood", 3)``). The runner steps the world with each action and calls
+``api.observe(obs, info)`` before resuming the generator, so after every
+``yield`` the API's state describes the world as the step left it.
+
+The API sees only what a policy sees (the symbolic observation and the step
+``info``, see docs/CONTRACTS.md). From the 9x7 local views it keeps a memory map
+of the 64x64 world (``-1`` where never seen) and remembers where creatures were
+last seen; path-finding, exploration and every primitive work on that memory.
+No privileged information about the world is used.
+
+Every primitive is bounded: it gives up after its step cap and returns False
+(True on success). Primitives never walk into lava, fight monsters that reach
+the player, and (with ``auto_survive``) drink, eat and sleep when vitals run low.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Iterator
+
+import numpy as np
+
+from rlgpt_cli.worlds.crafter import recipes
+
+Actions = Iterator[str]
+
+# Crafter's ids (docs/CONTRACTS.md): material id i + 1 is recipes.materials()[i].
+MATERIAL_IDS = {name: i + 1 for i, name in enumerate(recipes.materials())}
+MATERIAL_NAMES = {i: name for name, i in MATERIAL_IDS.items()}
+OBJECT_IDS = {"player": 1, "cow": 2, "zombie": 3, "skeleton": 4, "arrow": 5, "plant": 6, "ripe_plant": 7}
+OBJECT_NAMES = {i: name for name, i in OBJECT_IDS.items()}
+ITEMS = list(recipes.items())
+UNKNOWN = -1
+VIEW_W, VIEW_H = 9, 7  # the local view; the player is at [4, 3]
+MOVES = {"move_left": (-1, 0), "move_right": (1, 0), "move_up": (0, -1), "move_down": (0, 1)}
+DIRECTION_ACTIONS = {d: a for a, d in MOVES.items()}
+WALKABLE = frozenset(MATERIAL_IDS[m] for m in recipes.walkable())
+LAVA, WATER, STONE = MATERIAL_IDS["lava"], MATERIAL_IDS["water"], MATERIAL_IDS["stone"]
+# Ground a monster can stand on is where danger comes from; cave and mountain
+# materials mark where stone, coal, iron and diamonds are.
+MOUNTAIN = frozenset(MATERIAL_IDS[m] for m in ("stone", "path", "coal", "iron", "diamond", "lava"))
+HOSTILE = ("zombie", "skeleton")
+NIGHT = 0.4  # daylight below which zombies spawn in numbers (crafter: 3.5 - 3 * daylight per chunk)
+CREATURE_MEMORY = 30  # steps a creature sighting stays useful for finding it again
+
+
+def _collect_recipes() -> dict[str, recipes.Recipe]:
+    """Collect recipes by item *and* by source material: ``wood`` and ``tree`` both work."""
+    out = {}
+    for r in recipes.recipes():
+        if r.kind == "collect":
+            out.setdefault(r.name, r)
+            out.setdefault(r.source, r)
+    return out
+
+
+COLLECT = _collect_recipes()
+
+
+class CrafterAPI:
+    """What a code skill sees and does in Crafter, built from observations only.
+
+    Attributes kept current by :meth:`observe`: ``map`` (64x64 int array of
+    material ids, -1 unknown), ``pos`` and ``facing`` ((x, y) tuples),
+    ``inventory`` (name -> count, including health/food/drink/energy),
+    ``achievements``, ``daylight``, ``sleeping`` and ``step`` (steps observed).
+    """
+
+    def __init__(self, area: tuple[int, int] = (64, 64), auto_survive: bool = True):
+        self.area = area
+        self.map = np.full(area, UNKNOWN, np.int16)
+        self.objects: dict[tuple[int, int], tuple[str, int]] = {}  # cell -> (name, step seen)
+        self.pos = (area[0] // 2, area[1] // 2)
+        self.facing = (0, 1)
+        self.inventory: dict[str, int] = {name: info["initial"] for name, info in recipes.items().items()}
+        self.achievements: dict[str, int] = {}
+        self.daylight = 1.0
+        self.sleeping = False
+        self.step = -1
+        self.auto_survive = auto_survive
+        self._in_reflex = False
+        self._unreachable: dict[tuple[int, int], int] = {}  # cell -> step until which it is skipped
+
+    # --- observation -------------------------------------------------------
+
+    def observe(self, obs, info=None) -> None:
+        """Update memory from a symbolic observation (and the step ``info``, if any)."""
+        self.step += 1
+        self.pos = (int(obs["pos"][0]), int(obs["pos"][1]))
+        self.facing = (int(obs["facing"][0]), int(obs["facing"][1]))
+        self.daylight = float(np.asarray(obs["daylight"]).reshape(-1)[0])
+        self.sleeping = bool(np.asarray(obs["sleeping"]).reshape(-1)[0])
+        inv = np.asarray(obs["inventory"])
+        self.inventory = {name: int(inv[i]) for i, name in enumerate(ITEMS)}
+        if info and "achievements" in info:
+            self.achievements = dict(info["achievements"])
+        view = np.asarray(obs["view"])
+        x0, y0 = self.pos[0] - VIEW_W // 2, self.pos[1] - VIEW_H // 2
+        xs = slice(max(x0, 0), min(x0 + VIEW_W, self.area[0]))
+        ys = slice(max(y0, 0), min(y0 + VIEW_H, self.area[1]))
+        window = view[0, xs.start - x0: xs.stop - x0, ys.start - y0: ys.stop - y0]
+        self.map[xs, ys] = np.where(window > 0, window, self.map[xs, ys])
+        self.objects = {c: v for c, v in self.objects.items()
+                        if not (xs.start <= c[0] < xs.stop and ys.start <= c[1] < ys.stop)}
+        for dx, dy in zip(*np.nonzero(view[1])):
+            name = OBJECT_NAMES.get(int(view[1, dx, dy]))
+            if name and name != "player":
+                self.objects[(int(x0 + dx), int(y0 + dy))] = (name, self.step)
+
+    # --- queries -----------------------------------------------------------
+
+    def has(self, item: str, n: int = 1) -> bool:
+        """Whether the inventory holds at least ``n`` of ``item``."""
+        return self.inventory.get(item, 0) >= n
+
+    def requirements(self, item: str) -> recipes.Recipe:
+        """Crafter's recipe for ``item`` (``.tools``, ``.uses``, ``.nearby``, ``.where``, ``.gives``)."""
+        return recipes.requirements(item)
+
+    def seen(self, target: str) -> list[tuple[int, int]]:
+        """Cells where ``target`` (a material like "iron", or a creature like "cow") is remembered, nearest first."""
+        return sorted(self._cells(target), key=self._distance)
+
+    def nearby(self, target: str, radius: int = 1) -> list[tuple[int, int]]:
+        """Remembered cells of ``target`` within ``radius`` tiles (square) of the player, nearest first."""
+        px, py = self.pos
+        return [c for c in self.seen(target) if max(abs(c[0] - px), abs(c[1] - py)) <= radius]
+
+    def can_make(self, item: str) -> bool:
+        """Whether ``make(item)`` can succeed now: the inventory covers the recipe and stations
+        that are not already within reach can be afforded (placed) too."""
+        recipe = recipes.requirements(item)
+        need = dict(recipe.uses)
+        for station in recipe.nearby:
+            if not self.seen(station):
+                for k, v in recipes.requirements(station).uses.items():
+                    need[k] = need.get(k, 0) + v
+        return all(self.inventory.get(k, 0) >= v for k, v in need.items())
+
+    # --- movement ----------------------------------------------------------
+
+    def navigate_to(self, target, max_steps: int = 300) -> Actions:
+        """Walk until standing next to (4-neighbour of) the nearest known ``target``.
+
+        ``target`` is a material ("tree", "water", "table", "iron"), a creature
+        ("cow", "zombie") or an (x, y) cell. Explores toward unknown areas while
+        no target is known; mines through stone (and other minable blocks)
+        when the pickaxe allows; re-plans when blocked. Returns True when
+        adjacent, False after ``max_steps`` steps.
+        """
+        start = self.step
+        last = None
+        while self.step - start < max_steps:
+            last = yield from self._unstall(last)
+            if self._adjacent_target(target) is not None:
+                return True
+            yield from self._reflexes()
+            goals = self._reachable_cells(target)
+            if not goals:
+                yield from self._explore_leg(hint=target, budget=min(20, max_steps - (self.step - start)))
+                continue
+            path = self._path_to_neighbour(goals)
+            if path is None:
+                for cell in goals:  # nothing known is reachable: skip these for a while
+                    self._unreachable[cell] = self.step + 150
+                continue
+            moving = isinstance(target, str) and target in OBJECT_IDS
+            yield from self._follow(path, steps=3 if moving else 12)
+        return self._adjacent_target(target) is not None
+
+    def explore(self, steps: int = 50, hint: str | None = None) -> Actions:
+        """Walk toward the largest nearby unknown areas for ``steps`` steps (biased toward
+        where ``hint``, a material or creature, is likely). Returns True."""
+        start = self.step
+        last = None
+        while self.step - start < steps:
+            last = yield from self._unstall(last)
+            yield from self._reflexes()
+            yield from self._explore_leg(hint=hint, budget=steps - (self.step - start))
+        return True
+
+    def face(self, target) -> Actions:
+        """Turn toward an adjacent ``target`` (material, creature or (x, y) cell) without moving.
+        Returns True when facing it, False when none is adjacent."""
+        cell = self._adjacent_target(target)
+        if cell is None:
+            return False
+        d = (cell[0] - self.pos[0], cell[1] - self.pos[1])
+        if self.facing != d:
+            if self._free(cell) or int(self.map[cell]) == LAVA:  # the turn would step onto it
+                return False
+            yield DIRECTION_ACTIONS[d]
+        return self.facing == d
+
+    # --- interaction ---------------------------------------------------------
+
+    def collect(self, material: str, n: int = 1, max_steps: int = 600) -> Actions:
+        """Collect ``n`` more of an item by doing on its source, e.g. "wood" (from trees),
+        "stone", "coal", "iron", "diamond", "drink" (water), "sapling" (grass).
+
+        Finds (or explores for) the nearest source, faces it and does until the
+        inventory grows, repeating. Returns True once ``n`` more are held (or the
+        item is at its cap of 9); False at once when the needed pickaxe is
+        missing, or after ``max_steps`` steps.
+        """
+        recipe = COLLECT.get(material)
+        if recipe is None:
+            raise ValueError(f"cannot collect {material!r}; one of {sorted(COLLECT)}")
+        if not all(self.has(t, k) for t, k in recipe.tools.items()):
+            return False
+        item, cap = recipe.name, recipes.items()[recipe.name]["max"]
+        goal = min(cap, self.inventory[item] + n)
+        start = self.step
+        last = None
+        while self.inventory[item] < goal and self.step - start < max_steps:
+            last = yield from self._unstall(last)
+            yield from self._reflexes()
+            if self.inventory[item] >= goal:
+                break
+            if self._front_material() == recipe.source and self._front_object() is None:
+                yield "do"
+                continue
+            if recipe.source in recipes.walkable():  # grass: face some grass tile ahead
+                if not (yield from self._face_free(lambda c: self._material(c) == recipe.source)):
+                    yield from self.explore(5)
+                continue
+            if (yield from self.face(recipe.source)):
+                continue
+            yield from self.navigate_to(recipe.source, max_steps=min(300, max_steps - (self.step - start)))
+        return self.inventory[item] >= goal
+
+    def place(self, item: str, max_steps: int = 30) -> Actions:
+        """Place "table", "furnace", "stone" or "plant" on a free tile next to the player
+        (moving a few steps if no suitable tile is in front). Returns True once placed;
+        False when the inventory lacks the materials or no spot is found."""
+        recipe = recipes.requirements(f"place_{item}")
+        return (yield from self._place(recipe, lambda pos: True, max_steps))
+
+    def make(self, item: str, max_steps: int = 150) -> Actions:
+        """Make a tool ("wood_pickaxe", "stone_sword", ...): go to the nearest known stations
+        the recipe needs (table, furnace), placing missing ones when affordable, then
+        ``make_<item>``. Returns True when the item was made; False when the materials
+        are missing or the stations cannot be reached or placed."""
+        recipe = recipes.requirements(f"make_{item}")
+        start = self.step
+        last = None
+        while self.step - start < max_steps:
+            last = yield from self._unstall(last)
+            if not all(self.has(k, v) for k, v in recipe.uses.items()):
+                return False
+            yield from self._reflexes()
+            if all(self.nearby(s, recipes.NEARBY_DISTANCE) for s in recipe.nearby):
+                before = self.inventory[item]
+                yield recipe.action
+                if self.inventory[item] > before:
+                    return True
+                continue
+            yield from self._reach_stations(recipe, max_steps - (self.step - start))
+            if not all(self.nearby(s, recipes.NEARBY_DISTANCE) for s in recipe.nearby):
+                return False
+        return False
+
+    def attack(self, creature: str = "zombie", max_steps: int = 200) -> Actions:
+        """Hunt the nearest known ``creature`` ("zombie", "skeleton", "cow") and hit it until it
+        dies. Returns True when one was killed, False if none is found in ``max_steps``."""
+        start = self.step
+        last = None
+        while self.step - start < max_steps:
+            last = yield from self._unstall(last)
+            cell = self._adjacent_target(creature)
+            if cell is None:
+                if not (yield from self.navigate_to(creature, max_steps=min(100, max_steps - (self.step - start)))):
+                    continue
+                cell = self._adjacent_target(creature)
+                if cell is None:
+                    continue
+            if (yield from self._hit(cell)):
+                return True
+        return False
+
+    def eat(self, max_steps: int = 300) -> Actions:
+        """Restore food: eat a known ripe plant or hunt a cow. Returns True when food rose."""
+        return (yield from self._calm(self._eat(max_steps)))
+
+    def _eat(self, max_steps: int) -> Actions:
+        before, start = self.inventory["food"], self.step
+        last = None
+        while self.inventory["food"] <= before and self.step - start < max_steps:
+            last = yield from self._unstall(last)
+            target = "ripe_plant" if self._cells("ripe_plant") else "cow"
+            cell = self._adjacent_target(target)
+            if cell is None:
+                yield from self.navigate_to(target, max_steps=min(100, max_steps - (self.step - start)))
+                continue
+            yield from self._hit(cell)
+        return self.inventory["food"] > before
+
+    def drink(self, max_steps: int = 300) -> Actions:
+        """Go to the nearest water and drink until drink is full (9). Returns True when full."""
+        return (yield from self._calm(self.collect("drink", 9, max_steps=max_steps)))
+
+    def sleep(self, max_steps: int = 400) -> Actions:
+        """Sleep until energy is full, first sealing the player into a 2-tile pocket dug
+        into stone when a wood pickaxe allows. Ends when awake again (energy restored,
+        or woken by damage); returns True when energy is full."""
+        return (yield from self._calm(self._sleep(max_steps)))
+
+    def _sleep(self, max_steps: int) -> Actions:
+        if self.has("wood_pickaxe") and not self._sealed():
+            yield from self.shelter()
+        start, slept = self.step, False
+        while self.step - start < max_steps:
+            if self.sleeping:
+                slept = True
+            elif slept or self.inventory["energy"] >= recipes.items()["energy"]["max"]:
+                break
+            yield "sleep"
+        return self.inventory["energy"] >= recipes.items()["energy"]["max"]
+
+    def shelter(self, max_steps: int = 80) -> Actions:
+        """Dig a 2-tile pocket into nearby stone (needs a wood pickaxe) and seal its entrance
+        with a stone, so no monster can reach the player. Returns True when sealed in."""
+        if self._sealed():
+            return True
+        if not self.has("wood_pickaxe"):
+            return False
+        start = self.step
+        for _ in range(3):
+            site = self._shelter_site()
+            left = max_steps - (self.step - start)
+            if site is None or left <= 0:
+                return False
+            entrance, inner, deep = site
+            if self.pos != entrance:
+                yield from self.navigate_to(entrance, max_steps=left)
+                if self._distance(entrance) != 1 or not (yield from self._enter(entrance)):
+                    continue
+            # In two tiles (digging) and back one: the entrance is then in front of the player.
+            if (yield from self._enter(inner)) and (yield from self._enter(deep)) \
+                    and (yield from self._enter(inner)) \
+                    and self._front_cell() == entrance and self.has("stone"):
+                yield "place_stone"
+            if self._sealed():
+                return True
+        return self._sealed()
+
+    def survive(self) -> Actions:
+        """Keep the player alive: fight adjacent monsters, then drink, eat or sleep when a
+        vital runs low (drink/food below 4); at night or when energy is below 3, seal the
+        player into a shelter and sleep (or wait for day).
+        Yields nothing when all is well. Returns True."""
+        yield from self._fight_adjacent()
+        yield from self._calm(self._tend_vitals())
+        return True
+
+    # --- internals: reflexes -------------------------------------------------
+
+    def _unstall(self, last: int | None) -> Actions:
+        """Called at the top of every primitive's loop: a pass that took no step would repeat
+        forever, so spend one ``noop`` (the world moves on). Returns the current step."""
+        if self.step == last:
+            yield "noop"
+        return self.step
+
+    def _reflexes(self) -> Actions:
+        """Run between the steps of every primitive: fight adjacent monsters, and tend
+        vitals when ``auto_survive`` (not again from inside a survival action)."""
+        yield from self._fight_adjacent()
+        if self.auto_survive and not self._in_reflex:
+            yield from self._calm(self._tend_vitals())
+
+    def _calm(self, actions: Actions) -> Actions:
+        """Run a survival action with the vitals reflex off (drinking must not trigger drinking)."""
+        was, self._in_reflex = self._in_reflex, True
+        try:
+            return (yield from actions)
+        finally:
+            self._in_reflex = was
+
+    def _tend_vitals(self) -> Actions:
+        inv = self.inventory
+        if inv["drink"] < 4:
+            yield from self.drink()
+        if inv["food"] < 4:
+            yield from self.eat()
+        if inv["energy"] >= 3 and self.daylight >= NIGHT:
+            return
+        # Night brings zombies onto grassland: spend it sealed in, asleep if tired. Sleeping
+        # in the open (zombies hit sleepers for 7) only when exhaustion would cost more.
+        sealed = yield from self.shelter()
+        if sealed or inv["energy"] < 1:
+            if inv["energy"] < recipes.items()["energy"]["max"]:
+                yield from self._sleep(400)
+            start = self.step
+            while sealed and self.daylight < NIGHT and self.step - start < 200 \
+                    and inv["drink"] >= 3 and inv["food"] >= 3:
+                yield "noop"
+
+    def _fight_adjacent(self) -> Actions:
+        """Hit any monster standing next to the player (they cannot be outrun)."""
+        for _ in range(4):
+            cell = next((c for c in self._neighbours(self.pos)
+                         if self._object_at(c) in HOSTILE), None)
+            if cell is None:
+                return
+            yield from self._hit(cell, max_steps=15)
+
+    def _hit(self, cell, max_steps: int = 30) -> Actions:
+        """Face ``cell`` and do until the creature there is gone. True when it died or left."""
+        start = self.step
+        while self.step - start < max_steps:
+            name = self._object_at(cell)
+            if name is None:
+                return True
+            if self._distance(cell) != 1:
+                return False
+            d = (cell[0] - self.pos[0], cell[1] - self.pos[1])
+            yield "do" if self.facing == d else DIRECTION_ACTIONS[d]
+        return False
+
+    # --- internals: memory ---------------------------------------------------
+
+    def _material(self, cell) -> str | None:
+        return MATERIAL_NAMES.get(int(self.map[cell])) if self._inside(cell) else None
+
+    def _object_at(self, cell, age: int = 0) -> str | None:
+        seen = self.objects.get(tuple(cell))
+        return seen[0] if seen and self.step - seen[1] <= age else None
+
+    def _inside(self, cell) -> bool:
+        return 0 <= cell[0] < self.area[0] and 0 <= cell[1] < self.area[1]
+
+    def _distance(self, cell) -> int:
+        return abs(cell[0] - self.pos[0]) + abs(cell[1] - self.pos[1])
+
+    def _neighbours(self, cell):
+        for dx, dy in MOVES.values():
+            n = (cell[0] + dx, cell[1] + dy)
+            if self._inside(n):
+                yield n
+
+    def _front_cell(self):
+        return (self.pos[0] + self.facing[0], self.pos[1] + self.facing[1])
+
+    def _front_material(self):
+        return self._material(self._front_cell())
+
+    def _front_object(self):
+        return self._object_at(self._front_cell())
+
+    def _free(self, cell) -> bool:
+        """Walkable and empty now: a move there would succeed."""
+        return self._inside(cell) and int(self.map[cell]) in WALKABLE and self._object_at(cell) is None
+
+    def _cells(self, target) -> list[tuple[int, int]]:
+        """Remembered cells holding ``target``: a material, creature or an (x, y) cell."""
+        if isinstance(target, tuple):
+            return [target]
+        if target in OBJECT_IDS:
+            return [c for c, (name, when) in self.objects.items()
+                    if name == target and self.step - when <= CREATURE_MEMORY]
+        if target == "drink":
+            target = "water"
+        if target in MATERIAL_IDS:
+            xs, ys = np.nonzero(self.map == MATERIAL_IDS[target])
+            return list(zip(xs.tolist(), ys.tolist()))
+        raise ValueError(f"unknown target {target!r}")
+
+    def _reachable_cells(self, target):
+        return [c for c in self._cells(target) if self._unreachable.get(c, -1) < self.step]
+
+    def _adjacent_target(self, target):
+        cells = set(self._cells(target))
+        return next((c for c in self._neighbours(self.pos) if c in cells), None)
+
+    # --- internals: path-finding ---------------------------------------------
+
+    def _mine_cost(self) -> dict[int, float]:
+        """Blocks the player can dig through (do, then step): costs per material id."""
+        costs = {}
+        for r in recipes.recipes():
+            if r.kind == "collect" and r.leaves in recipes.walkable() \
+                    and r.source not in recipes.walkable() \
+                    and all(self.has(t, k) for t, k in r.tools.items()):
+                costs[MATERIAL_IDS[r.source]] = 2.0 if r.source == "stone" else 3.0
+        return costs
+
+    def _cost_grid(self) -> np.ndarray:
+        """Per-cell cost of stepping onto a cell; inf where the player must never go."""
+        cost = np.full(self.area, np.inf)
+        for mid in WALKABLE:
+            cost[self.map == mid] = 1.0
+        cost[self.map == UNKNOWN] = 1.5
+        for mid, c in self._mine_cost().items():
+            cost[self.map == mid] = c
+        cost[self.map == LAVA] = np.inf
+        for cell, (name, when) in self.objects.items():
+            if self.step - when <= 1 and name != "arrow":
+                cost[cell] = np.inf
+            if name in HOSTILE and self.step - when <= 3:  # keep a berth around monsters
+                for n in self._neighbours(cell):
+                    cost[n] += 3.0
+        return cost
+
+    def _dijkstra(self, cost: np.ndarray, goals: set | None = None):
+        """Shortest paths from the player; stops at the first goal cell if ``goals``."""
+        w, h = self.area
+        dist = np.full(self.area, np.inf)
+        parent: dict[tuple[int, int], tuple[int, int]] = {}
+        dist[self.pos] = 0.0
+        heap = [(0.0, self.pos)]
+        while heap:
+            d, cell = heapq.heappop(heap)
+            if d > dist[cell]:
+                continue
+            if goals is not None and cell in goals:
+                return dist, parent, cell
+            x, y = cell
+            for n in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)):
+                if 0 <= n[0] < w and 0 <= n[1] < h:
+                    nd = d + cost[n]
+                    if nd < dist[n]:
+                        dist[n] = nd
+                        parent[n] = cell
+                        heapq.heappush(heap, (nd, n))
+        return dist, parent, None
+
+    @staticmethod
+    def _unwind(parent, cell, origin):
+        path = [cell]
+        while path[-1] != origin:
+            path.append(parent[path[-1]])
+        return path[::-1][1:]
+
+    def _path_to_neighbour(self, goals):
+        """Cheapest path to a cell next to any of ``goals`` (never onto a goal itself)."""
+        cost = self._cost_grid()
+        stands = {n for g in goals for n in self._neighbours(g)
+                  if np.isfinite(cost[n]) and n not in goals} | \
+            ({self.pos} if any(self._distance(g) == 1 for g in goals) else set())
+        if not stands:
+            return None
+        _, parent, reached = self._dijkstra(cost, stands)
+        return None if reached is None else self._unwind(parent, reached, self.pos)
+
+    def _follow(self, path, steps: int) -> Actions:
+        """Walk along ``path`` for at most ``steps`` cells, digging where needed; stops early
+        when the way turns out blocked (the caller re-plans)."""
+        for cell in path[:steps]:
+            if not (yield from self._enter(cell)):
+                return False
+        return True
+
+    def _enter(self, cell) -> Actions:
+        """Step onto the adjacent ``cell``, digging it first if it is minable. Never onto lava."""
+        yield from self._fight_adjacent()
+        d = (cell[0] - self.pos[0], cell[1] - self.pos[1])
+        if d not in DIRECTION_ACTIONS:
+            return False
+        mine = self._mine_cost()
+        for _ in range(4):
+            mid = int(self.map[cell])
+            if mid == LAVA or mid == UNKNOWN:
+                return False
+            if self._object_at(cell) is not None:
+                if self._object_at(cell) in HOSTILE:
+                    yield from self._hit(cell, max_steps=15)
+                return False
+            if mid in WALKABLE:
+                yield DIRECTION_ACTIONS[d]
+                return self.pos == cell
+            if mid not in mine:
+                return False
+            if self.facing != d:
+                yield DIRECTION_ACTIONS[d]  # blocked: this only turns
+            else:
+                yield "do"
+        return False
+
+    # --- internals: exploration ----------------------------------------------
+
+    def _explore_leg(self, hint=None, budget: int = 20) -> Actions:
+        """Head for the most informative reachable unknown area for up to ``budget`` steps."""
+        cost = self._cost_grid()
+        dist, parent, _ = self._dijkstra(cost)
+        unknown = self.map == UNKNOWN
+        gain = _window_sum(unknown, VIEW_W, VIEW_H)
+        score = gain - 0.6 * dist
+        interest = self._hint_mask(hint)
+        if interest is not None:
+            score += 2.0 * _window_sum(interest, 15, 15) ** 0.5
+        score[~(unknown & np.isfinite(dist))] = -np.inf
+        if not np.isfinite(score.max()):
+            yield "noop"  # everything reachable is known: wait for the world to change
+            return False
+        goal = np.unravel_index(int(np.argmax(score)), score.shape)
+        path = self._unwind(parent, (int(goal[0]), int(goal[1])), self.pos)
+        start = self.step
+        for cell in path:
+            if self.step - start >= budget or self.map[goal] != UNKNOWN:
+                break
+            if not (yield from self._enter(cell)):
+                break
+        return True
+
+    def _hint_mask(self, hint):
+        """Cells that suggest ``hint`` is close: mountains for ores, grass for trees and cows."""
+        if hint is None or isinstance(hint, tuple):
+            return None
+        source = COLLECT[hint].source if hint in COLLECT else hint
+        if source in ("stone", "coal", "iron", "diamond", "skeleton"):
+            return np.isin(self.map, list(MOUNTAIN))
+        if source in ("tree", "cow", "zombie", "grass"):
+            return self.map == MATERIAL_IDS["grass"]
+        if source == "water":
+            return np.isin(self.map, [WATER, MATERIAL_IDS["sand"]])
+        return None
+
+    # --- internals: placing and stations --------------------------------------
+
+    def _face_free(self, want, keep=lambda pos: True, max_depth: int = 12) -> Actions:
+        """Move/turn (a short search over position and facing) until the front cell satisfies
+        ``want(cell)`` and the position satisfies ``keep(pos)``. True when done."""
+        start = (self.pos, self.facing)
+        frontier, seen = [start], {start: None}
+        found = None
+        for state in frontier:  # breadth-first: frontier grows while iterating
+            pos, facing = state
+            front = (pos[0] + facing[0], pos[1] + facing[1])
+            if self._inside(front) and want(front) and keep(pos) and self._object_at(front) is None:
+                found = state
+                break
+            if len(seen) > 4 * max_depth * max_depth:
+                break
+            for action, d in MOVES.items():
+                n = (pos[0] + d[0], pos[1] + d[1])
+                if not self._inside(n) or int(self.map[n]) in (LAVA, UNKNOWN):
+                    continue
+                nxt = (n if self._free(n) else pos, d)
+                if nxt not in seen:
+                    seen[nxt] = (state, action)
+                    frontier.append(nxt)
+        if found is None:
+            return False
+        actions = []
+        while seen[found] is not None:
+            found, action = seen[found]
+            actions.append(action)
+        for action in reversed(actions):
+            yield action
+        front = self._front_cell()
+        return self._inside(front) and want(front) and keep(self.pos)
+
+    def _place(self, recipe, keep, max_steps: int) -> Actions:
+        if not all(self.has(k, v) for k, v in recipe.uses.items()):
+            return False
+        where = {MATERIAL_IDS[m] for m in recipe.where}
+        start = self.step
+        while self.step - start < max_steps:
+            ok = yield from self._face_free(
+                lambda c: int(self.map[c]) in where, keep)
+            if not ok:
+                return False
+            before = dict(self.inventory)
+            yield recipe.action
+            if any(self.inventory[k] < before[k] for k in recipe.uses):
+                return True
+        return False
+
+    def _reach_stations(self, recipe, max_steps: int) -> Actions:
+        """Stand within reach of every station ``recipe`` needs, placing missing ones."""
+        d = recipes.NEARBY_DISTANCE
+        start = self.step
+        have = [s for s in recipe.nearby if self.seen(s) and self._path_length_to(s) < 40]
+        missing = [s for s in recipe.nearby if s not in have]
+        if have:
+            stand = self._stand_near_all(have)
+            if stand is None:
+                missing = list(recipe.nearby)
+            elif stand != self.pos:
+                yield from self.navigate_to(stand, max_steps=max_steps)
+                if self._distance(stand) == 1:
+                    yield from self._enter(stand)
+        for station in missing:
+            station_recipe = recipes.requirements(station)
+            others = [s for s in recipe.nearby if s != station]
+
+            def keep(pos, others=others):
+                return all(any(max(abs(c[0] - pos[0]), abs(c[1] - pos[1])) <= d
+                               for c in self._cells(s)) for s in others)
+
+            if not (yield from self._place(station_recipe, keep, max_steps - (self.step - start))):
+                return False
+        return True
+
+    def _stand_near_all(self, stations):
+        """A free cell within reach of a known cell of every station (the nearest one)."""
+        d = recipes.NEARBY_DISTANCE
+        first = self.seen(stations[0])[:10]
+        options = []
+        for c in first:
+            for dx in range(-d, d + 1):
+                for dy in range(-d, d + 1):
+                    s = (c[0] + dx, c[1] + dy)
+                    if (s == self.pos or self._free(s)) and all(
+                            any(max(abs(o[0] - s[0]), abs(o[1] - s[1])) <= d for o in self._cells(st))
+                            for st in stations):
+                        options.append(s)
+        return min(options, key=self._distance) if options else None
+
+    def _path_length_to(self, target) -> float:
+        path = self._path_to_neighbour(self._cells(target))
+        return np.inf if path is None else len(path)
+
+    # --- internals: shelter ---------------------------------------------------
+
+    def _sealed(self) -> bool:
+        """No monster can reach the player: walkable neighbours lead only into a dead end."""
+        open_cells = [n for n in self._neighbours(self.pos) if int(self.map[n]) in WALKABLE]
+        if len(open_cells) > 1:
+            return False
+        for n in open_cells:
+            if any(int(self.map[m]) in WALKABLE for m in self._neighbours(n) if m != self.pos):
+                return False
+        return True
+
+    def _shelter_site(self):
+        """(entrance, inner, deep): a free entrance with two cells beyond it in a straight line
+        whose other neighbours are all solid (not walkable, not lava, known), nearest first."""
+        def solid(c):
+            m = int(self.map[c]) if self._inside(c) else UNKNOWN
+            return m not in WALKABLE and m not in (UNKNOWN, LAVA)
+
+        diggable = set(WALKABLE) | set(self._mine_cost())
+        best, best_d = None, np.inf
+        xs, ys = np.nonzero(np.isin(self.map, list(WALKABLE)))
+        for ex, ey in zip(xs.tolist(), ys.tolist()):
+            dist = self._distance((ex, ey))
+            if dist >= best_d or dist > 25:
+                continue
+            for dx, dy in MOVES.values():
+                inner, deep = (ex + dx, ey + dy), (ex + 2 * dx, ey + 2 * dy)
+                if not (self._inside(deep) and int(self.map[inner]) in diggable
+                        and int(self.map[deep]) in diggable):
+                    continue
+                side = [(inner[0] + dy, inner[1] + dx), (inner[0] - dy, inner[1] - dx),
+                        (deep[0] + dy, deep[1] + dx), (deep[0] - dy, deep[1] - dx),
+                        (deep[0] + dx, deep[1] + dy)]
+                if all(solid(c) for c in side):
+                    best, best_d = ((ex, ey), inner, deep), dist
+        return best
+
+
+def _window_sum(mask: np.ndarray, w: int, h: int) -> np.ndarray:
+    """Sum of ``mask`` over a w x h window centred on each cell (zero padding)."""
+    a = np.pad(mask.astype(np.float64), ((w // 2 + 1, w // 2), (h // 2 + 1, h // 2)))
+    c = a.cumsum(0).cumsum(1)
+    return c[w:, h:] - c[:-w, h:] - c[w:, :-h] + c[:-w, :-h]
+
+
+# What sandboxed skill code may reach on the API (the sandbox refuses every other attribute):
+# the documented queries, primitives and memory; never `observe`, which only the runner calls.
+CrafterAPI.__sandbox_attrs__ = frozenset(
+    name for name in dir(CrafterAPI) if not name.startswith("_") and name != "observe"
+) | {"map", "objects", "pos", "facing", "inventory", "achievements", "daylight", "sleeping", "step", "area"}

@@ -1,0 +1,179 @@
+"""The agents and the commands that use them: plan, code, run, iterate — offline, and through
+the real litellm path against a fake OpenAI-compatible server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fake_openai import FakeOpenAI, Reply
+from rlgpt_cli.agents import offline
+from rlgpt_cli.agents.planner import knowledge
+from rlgpt_cli.errors import ExitCode
+from rlgpt_cli.worlds.tasks import resolve_task
+
+TECH_TREE = ["collect_wood", "place_table", "make_wood_pickaxe", "collect_stone", "make_stone_pickaxe",
+             "collect_iron", "place_furnace", "collect_coal", "make_iron_pickaxe", "collect_diamond"]
+
+
+def offline_plan(task: str, library=(), feedback=()):
+    t = resolve_task(task)
+    return offline.answer_plan({"task": t.to_dict(), "world": "crafter", "knowledge": knowledge(t),
+                                "library": list(library), "feedback": list(feedback)})
+
+
+def names(plan):
+    return [s["name"] for s in plan["subactions"]]
+
+
+def test_offline_plans_follow_the_recipe_graph():
+    assert names(offline_plan("obtain diamond")) == TECH_TREE
+    stone = names(offline_plan("make a stone pickaxe"))
+    assert stone[-1] == "make_stone_pickaxe" and stone.index("make_wood_pickaxe") < stone.index("collect_stone")
+    # tasks no prompt example mentions
+    assert names(offline_plan("make_iron_sword"))[-1] == "make_iron_sword"
+    assert names(offline_plan("collect_drink")) == ["collect_drink"]
+    assert names(offline_plan("place furnace"))[-1] == "place_furnace"
+
+
+def test_planner_reuses_good_library_skills_and_moves_failing_code_to_rl():
+    plan = offline_plan("make wood pickaxe", library=[{"name": "collect_wood", "success_rate": 0.95, "version": 2}])
+    first = plan["subactions"][0]
+    assert first["kind"] == "reuse" and first["skill"] == "collect_wood"
+    assert plan["subactions"][1]["kind"] == "code"
+    failures = [{"subaction": "place_table", "kind": "code", "success": False, "success_rate": 0.2}] * 2
+    kinds = {s["name"]: s["kind"] for s in offline_plan("make wood pickaxe", feedback=failures)["subactions"]}
+    assert kinds["place_table"] == "rl" and kinds["collect_wood"] == "code"
+
+
+def test_critic_rules_and_coder_applies_its_suggestions():
+    verdict = offline.answer_critic({"kind": "code", "attempt": {"number": 1},
+                                     "results": {"success_rate": 0.4, "episodes": 5,
+                                                 "failures": {"died": 2, "gave_up": 1}}})
+    assert verdict["success"] is False and verdict["revise"] == "code"
+    sub = {"name": "collect_stone", "effects": ["stone >= 3"]}
+    plain = offline.answer_code({"subaction": sub, "feedback": []})
+    assert 'api.collect("stone", count)' in plain["source"] and plain["params"] == {"count": 3}
+    fixed = offline.answer_code({"subaction": sub, "feedback": [{"suggestions": verdict["suggestions"]}]})
+    assert "api.survive()" in fixed["source"] and "api.explore(" in fixed["source"]
+    ok = offline.answer_critic({"kind": "code", "results": {"success_rate": 1.0, "episodes": 5}})
+    assert ok == {**ok, "success": True, "revise": "none"}
+
+
+def test_plan_command_json_and_show(cli):
+    r = cli("plan", "obtain", "diamond", "--json")
+    assert r.exit_code == 0, r.stderr
+    data = r.json()
+    assert data["model"] == "rlgpt/offline"
+    assert [s["name"] for s in data["plan"]["subactions"]] == TECH_TREE
+    shown = cli("--json", "plan", "show", str(data["id"])).json()
+    assert shown["plan"] == data["plan"]
+    human = cli("plan", "obtain", "diamond")
+    assert "not an LLM" in human.stdout
+    assert cli("plan", "show", "999").exit_code == ExitCode.USAGE
+
+
+def test_code_command_adds_a_working_skill(cli):
+    r = cli("--json", "code", "--subtask", "place_table", "--episodes", "3")
+    assert r.exit_code == 0, r.stderr
+    report = r.json()
+    assert report["skill"]["name"] == "place_table" and report["success_rate"] >= 0.8
+    assert report["skill"]["metrics"]["seeds"] == report["seeds"]
+    listed = {s["name"]: s for s in cli("--json", "skills", "list").json()}
+    assert listed["place_table"]["provenance"]["model"] == "rlgpt/offline"
+    calls = cli("--json", "logs", "show", str(cli("--json", "logs", "list").json()[0]["id"])).json()["model_calls"]
+    assert {c["prompt"] for c in calls} >= {"slow_agent", "fast_agent_code", "critic"}
+
+
+def test_run_command_reports_achievements_and_score(cli, tmp_path):
+    assert cli("code", "--subtask", "collect_wood", "-n", "2").exit_code == 0
+    gif = tmp_path / "ep.gif"
+    r = cli("--json", "run", "collect", "wood", "--episodes", "2", "--record", str(gif))
+    assert r.exit_code == 0, r.stderr
+    report = r.json()
+    assert report["success_rate"] == 1.0 and len(report["achievements"]) == 22
+    assert report["achievements"]["collect_wood"] == 1.0 and report["crafter_score"] > 0
+    assert min(report["seeds"]) >= 1_000_000  # held out from the seeds skills were judged on
+    assert gif.stat().st_size > 0
+    assert cli("run", "collect", "wood", "--seeds", "x-y").exit_code == ExitCode.USAGE
+
+
+def test_iterate_killed_midway_resumes_and_finishes(cli, monkeypatch):
+    from rlgpt_cli import iterate as it
+
+    real = it.Loops.code_subaction
+    calls = {"n": 0}
+
+    def killed_after_two(self, sub, prefix):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt
+        return real(self, sub, prefix)
+
+    monkeypatch.setattr(it.Loops, "code_subaction", killed_after_two)
+    r = cli("iterate", "make", "wood", "pickaxe", "--episodes", "2")
+    assert r.exit_code == ExitCode.INTERRUPTED
+    run_id = cli("--json", "logs", "list").json()[0]["id"]
+    monkeypatch.setattr(it.Loops, "code_subaction", real)
+    r = cli("--json", "iterate", "--resume", str(run_id))
+    assert r.exit_code == 0, r.stderr
+    report = r.json()
+    assert report["status"] == "succeeded"
+    assert report["iterations"][0]["task_success_rate"] >= 0.8
+    assert [s["name"] for s in report["iterations"][0]["subactions"]] == TECH_TREE[:3]
+
+
+@pytest.fixture
+def openai_env(monkeypatch):
+    def use(server):
+        monkeypatch.setenv("OPENAI_API_BASE", server.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    return use
+
+
+def test_plan_through_a_real_openai_compatible_server(cli, openai_env):
+    answer = {"task": "collect_wood", "subactions": [
+        {"name": "collect_wood", "kind": "code", "reason": "easy", "effects": ["wood >= 1"]}]}
+    with FakeOpenAI([Reply("Sure! ```json\n" + json.dumps(answer) + "\n```")]) as server:
+        openai_env(server)
+        r = cli("--json", "--model", "openai/test-model", "plan", "harvest", "log")
+        assert r.exit_code == 0, r.stderr
+        assert r.json()["model"] == "openai/test-model"
+        assert "rlgpt-prompt: slow_agent" in json.dumps(server.requests[0]["messages"])
+
+
+def test_prose_instead_of_json_is_a_model_error(cli, openai_env):
+    with FakeOpenAI([Reply("I think you should chop a tree first.")]) as server:
+        openai_env(server)
+        r = cli("--model", "openai/test-model", "plan", "harvest", "log")
+    assert r.exit_code == ExitCode.MODEL
+    assert r.stderr.startswith("Error: ") and r.stderr.count("\n") == 1
+    runs = cli("--json", "logs", "list").json()
+    assert runs[0]["status"] == "failed" and runs[0]["model_calls"] >= 1
+
+
+def test_server_errors_end_with_model_exit_code(cli, openai_env):
+    with FakeOpenAI([Reply(status=401, error="bad key")]) as server:
+        openai_env(server)
+        r = cli("--model", "openai/test-model", "plan", "harvest", "log")
+    assert r.exit_code == ExitCode.MODEL and "Traceback" not in r.stderr
+
+
+def test_hostile_code_answer_is_refused_and_never_runs(cli, openai_env, tmp_path):
+    sentinel = tmp_path / "pwned"
+    plan = {"task": "collect_wood", "subactions": [{"name": "collect_wood", "kind": "code", "effects": ["wood >= 1"]}]}
+    hostile = {"skill": "collect_wood", "description": "x", "source":
+               f"def act(api):\n    import os\n    os.system('touch {sentinel}')\n    yield 'do'\n"}
+    escape = {"skill": "collect_wood", "description": "x", "source":
+              "def act(api):\n    yield ().__class__.__bases__[0].__subclasses__()\n"}
+    with FakeOpenAI([Reply(json.dumps(plan)), Reply(json.dumps(hostile)), Reply(json.dumps(escape))]) as server:
+        openai_env(server)
+        r = cli("--model", "openai/test-model", "code", "--subtask", "harvest_log", "--attempts", "2")
+    assert r.exit_code == ExitCode.SANDBOX
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "refused by the sandbox" in errors[0]
+    assert r.stderr.splitlines()[-1] == errors[0]
+    assert not sentinel.exists()
+    # nothing was saved: every skill listed is still a built-in one
+    assert all(s["provenance"].get("source") == "builtin" for s in cli("--json", "skills", "list").json())
