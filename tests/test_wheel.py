@@ -48,7 +48,9 @@ def test_wheel_finds_its_data_folders(installed_wheel):
     assert prompts == str(installed_wheel / "rlgpt_cli" / "data" / "prompts")
     shipped = sorted(p.name for p in (installed_wheel / "rlgpt_cli" / "data" / "prompts").iterdir())
     assert shipped == sorted(p.name for p in (ROOT / "prompts").iterdir())
-    shipped = sorted(p.name for p in (installed_wheel / "rlgpt_cli" / "data" / "skills").iterdir())
+    # pip byte-compiles installed .py files, so only the installed side has __pycache__
+    shipped = sorted(p.name for p in (installed_wheel / "rlgpt_cli" / "data" / "skills").iterdir()
+                     if p.name != "__pycache__")
     assert shipped == sorted(p.name for p in (ROOT / "skills").iterdir() if p.name != "__pycache__")
 
 

@@ -36,11 +36,13 @@ import uuid
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from rlgpt_cli import sandbox
 from rlgpt_cli.errors import LibraryError, NotFound, SandboxError, nearest
 from rlgpt_cli.hookspecs import hookimpl
+
+if TYPE_CHECKING:  # RestrictedPython loads only when code is checked or run
+    from rlgpt_cli import sandbox
 
 MANIFEST_FORMAT = 1
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -103,6 +105,7 @@ class Skill:
         if self.kind != "code":
             raise LibraryError(f"skill {self.name} is a {self.kind} skill, not code")
         source = self.files()["skill.py"].decode("utf-8")
+        from rlgpt_cli import sandbox
         return sandbox.load_module(source, f"{self.name}@v{self.version}", limits=limits, seed=seed)
 
     def start(self, api, params: dict | None = None, limits: sandbox.Limits | None = None, seed: int | None = None):
@@ -412,6 +415,7 @@ class Library:
                     if skill.kind == "code":
                         source = files["skill.py"].decode("utf-8")
                         parse_code_skill(source)
+                        from rlgpt_cli import sandbox
                         reasons = sandbox.check_source(source, f"{skill.name}@v{skill.version}")
                         if reasons:
                             raise LibraryError("sandbox refuses it: " + "; ".join(reasons))
@@ -481,6 +485,7 @@ class Library:
     def add_code_skill(self, source: str, metrics: dict | None = None, provenance: dict | None = None) -> Skill:
         """Store a code skill (as the next version of its name), after the sandbox accepts it."""
         meta = parse_code_skill(source)
+        from rlgpt_cli import sandbox
         reasons = sandbox.check_source(source, meta["name"])
         if reasons:
             raise SandboxError(f"skill {meta['name']} refused by the sandbox: {'; '.join(reasons)}")
@@ -515,6 +520,7 @@ class Library:
         _load_weights(weights, name)  # refuse what would not load safely later
         reward_code = config.get("reward_code")
         if isinstance(reward_code, str):
+            from rlgpt_cli import sandbox
             reasons = sandbox.check_source(reward_code, f"{name}-reward")
             if reasons:
                 raise SandboxError(f"policy {name}: reward code refused by the sandbox: {'; '.join(reasons)}")

@@ -6,7 +6,7 @@ Plugins come from four places, in this order:
    only the distributions named in ``RLGPT_LOAD_PLUGINS``, a comma list; an empty value
    loads none);
 2. ``DEFAULT_PLUGINS``, the built-in modules (built-ins are plugins too);
-3. loose ``.py`` files in a plugins directory (datasette style): trusted code the user put
+3. loose ``.py`` files in ``RLGPT_HOME/plugins`` (datasette style): trusted code the user put
    there, imported as modules;
 4. the skill library: its skill files are untrusted LLM-written code, so they are never
    imported; ``rlgpt_cli.library.Library.register_plugins`` registers one small trusted
@@ -31,7 +31,11 @@ from rlgpt_cli.errors import UsageError
 ENTRY_POINT_GROUP = "rlgpt"
 
 # Built-in plugin modules, registered like any other plugin. Append module paths here.
-DEFAULT_PLUGINS: list[str] = []
+DEFAULT_PLUGINS: list[str] = [
+    "rlgpt_cli.default_plugins.worlds",
+    "rlgpt_cli.default_plugins.minedojo_tasks",
+    "rlgpt_cli.default_plugins.builtin_skills",
+]
 
 pm = pluggy.PluginManager("rlgpt")
 pm.add_hookspecs(hookspecs)
@@ -39,8 +43,20 @@ pm.add_hookspecs(hookspecs)
 _loaded = False
 
 
+def default_plugins_dir() -> Path:
+    """Where plugin files live: ``RLGPT_HOME/plugins``."""
+    from rlgpt_cli.settings import Settings
+
+    return Settings.resolve().home / "plugins"
+
+
 def load_plugins(plugins_dir: Path | None = None) -> None:
-    """Load every plugin once per process (later calls do nothing)."""
+    """Load every plugin once per process (later calls do nothing); plugin files come from
+    ``plugins_dir``, by default ``default_plugins_dir()``.
+
+    Whichever caller loads first (a command, the world registry, the task catalogue) must
+    get the same plugins, hence the default rather than a directory passed by the CLI.
+    """
     global _loaded
     if _loaded:
         return
@@ -49,8 +65,7 @@ def load_plugins(plugins_dir: Path | None = None) -> None:
     for module_path in DEFAULT_PLUGINS:
         if pm.get_plugin(module_path) is None:
             pm.register(importlib.import_module(module_path), name=module_path)
-    if plugins_dir is not None:
-        load_plugin_files(plugins_dir)
+    load_plugin_files(plugins_dir or default_plugins_dir())
 
 
 def _load_entry_points() -> None:

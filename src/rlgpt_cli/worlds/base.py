@@ -66,13 +66,30 @@ def register_world(name: str, factory: Callable[..., World], description: str = 
     _REGISTRY[name] = WorldEntry(name, factory, description, available or _always)
 
 
+_plugin_worlds_loaded = False
+
+
+def _load_plugin_worlds() -> None:
+    """Add the worlds of plugins (the ``register_worlds`` hook), once, at the first lookup:
+    loading plugins when this module is imported would make every import pay for the
+    entry-point scan."""
+    global _plugin_worlds_loaded
+    if not _plugin_worlds_loaded:
+        _plugin_worlds_loaded = True
+        from rlgpt_cli import plugins
+
+        plugins.call_hook("register_worlds", register_world)
+
+
 def list_worlds() -> list[WorldEntry]:
     """Every registered world, sorted by name."""
+    _load_plugin_worlds()
     return [_REGISTRY[name] for name in sorted(_REGISTRY)]
 
 
 def get_entry(name: str) -> WorldEntry:
     """The registry entry of ``name``; unknown names raise :class:`NotFound`."""
+    _load_plugin_worlds()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -129,3 +146,7 @@ register_world(
     "minedojo", _minedojo,
     "MineDojo (real Minecraft): needs the minedojo extra, JDK 8 and Python <=3.9; adapter tested against a stand-in only",
     _minedojo_available)
+
+# The worlds registered above, which the built-in worlds plugin
+# (rlgpt_cli.default_plugins.worlds) hands to the register_worlds hook.
+BUILTIN_WORLDS = (_REGISTRY["crafter"], _REGISTRY["minedojo"])

@@ -1,0 +1,18 @@
+SKILL = {
+    "name": "goto_table",
+    "version": 1,
+    "kind": "code",
+    "world": "crafter",
+    "description": (
+        "Walk next to the nearest known crafting table, exploring toward likely places while "
+        "none has been seen. Succeeds when standing next to one; fails after `max_steps` "
+        "steps."
+    ),
+    "preconditions": {"inventory": {}, "nearby": []},
+    "effects": {"inventory": {}, "nearby": ["table"]},
+    "params": {"max_steps": 300},
+}
+
+
+def act(api, max_steps=300):
+    return (yield from api.navigate_to("table", max_steps))

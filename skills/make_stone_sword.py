@@ -1,0 +1,18 @@
+SKILL = {
+    "name": "make_stone_sword",
+    "version": 1,
+    "kind": "code",
+    "world": "crafter",
+    "description": (
+        "Make a stone sword (uses 1 wood, 1 stone) next to a table: walks to the known ones, "
+        "placing a missing one when the inventory affords it. Fails when materials are "
+        "missing."
+    ),
+    "preconditions": {"inventory": {"wood": 1, "stone": 1}, "nearby": ["table"]},
+    "effects": {"inventory": {"stone_sword": 1}, "nearby": []},
+    "params": {},
+}
+
+
+def act(api):
+    return (yield from api.make("stone_sword"))
