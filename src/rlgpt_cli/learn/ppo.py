@@ -1,0 +1,1019 @@
+"""Proximal Policy Optimisation for discrete actions, in one readable file.
+
+This follows the design of CleanRL's `ppo.py` (Huang et al., "The 37 Implementation Details of
+PPO", 2022) and its default hyperparameters, but it is this project's own code: CleanRL is a set
+of scripts that is "not meant to be imported", so we write a learner that a CLI can call,
+checkpoint, stop and resume. The 13 core details, in the order they appear below:
+
+ 1. vectorised environments (one policy forward for all sub-environments)
+ 2. orthogonal weight init, gain sqrt(2) for hidden layers, 0.01 for the policy head, 1 for the
+    value head, zero biases
+ 3. Adam with eps=1e-5
+ 4. learning-rate annealing, linear to 0 over the run
+ 5. generalised advantage estimation (GAE)
+ 6. several epochs of shuffled minibatches over each rollout
+ 7. advantage normalisation per minibatch
+ 8. clipped surrogate objective
+ 9. clipped value loss
+10. entropy bonus
+11. global gradient-norm clipping
+12. debug metrics: approx_kl, clipfrac, explained_variance, SPS, under CleanRL's TensorBoard tags
+13. shared or separate actor/critic networks (separate MLPs for vector observations, a shared
+    trunk for images and for Crafter's symbolic view, as CleanRL does for Atari)
+
+Two things go beyond CleanRL's file, because gymnasium >= 1.0 and RL-GPT need them:
+
+* **Auto-reset.** gymnasium >= 1.0 vector envs default to NEXT_STEP auto-reset: the step after
+  a terminal step is a reset step whose action is ignored and whose reward is 0. When `train`
+  builds the vector env itself it uses SAME_STEP (the finished episode's last observation is in
+  `info["final_obs"]`, the returned observation already starts the next episode), so every
+  step is a real transition, as in CleanRL and SB3. A vector env passed in by the caller may
+  use either mode: under NEXT_STEP the reset steps are marked invalid and left out of the
+  loss, the advantage normalisation and the episode statistics (they still count as env steps
+  in `global_step`, because the environment did step). Truncated (time-limit) episodes are
+  bootstrapped like SB3 does: gamma * V(final observation) is added to the last reward, so
+  the value target does not pretend a time limit is death.
+* **Action masking.** If observations are a Dict with an `action_mask` key (bool/uint8, one
+  entry per action), masked actions get a logit of -1e8 both when sampling and in the loss, so
+  they are never taken and carry no gradient. RL-GPT inserts coded macro-actions into the
+  action space and masks those whose preconditions fail.
+
+Speed comes from doing the same maths with fewer, larger operations (benchmarks/ppo_vs_sb3.py
+measures it): the actor and critic MLPs run as one batched matmul per layer (`SeparateMLPs`),
+the categorical distribution is written out, sampling noise is drawn once per rollout, GAE runs
+in numpy, Adam is fused, sub-environments are stepped by a lean vector env (`SyncEnvs`), and
+torch uses one thread by default (small networks lose more to thread synchronisation than they
+gain).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+import torch.nn as nn
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import batch_space, create_empty_array
+
+CHECKPOINT_FORMAT = "rlgpt-ppo-checkpoint"
+POLICY_FORMAT = "rlgpt-ppo-policy"
+FORMAT_VERSION = 1
+MASK_KEY = "action_mask"
+# Masked logits: large and finite, so log-softmax, entropy and gradients stay free of NaN/inf
+# (exp(-1e8) is exactly 0 in float32, so such an action is never sampled).
+MASKED_LOGIT = -1e8
+
+
+@dataclass
+class PPOConfig:
+    """Hyperparameters; the defaults are CleanRL's `ppo.py` defaults."""
+
+    total_timesteps: int = 500_000
+    """environment steps over all sub-environments for the whole run"""
+    learning_rate: float = 2.5e-4
+    """Adam learning rate at the start (annealed linearly to 0 if `anneal_lr`)"""
+    num_envs: int = 4
+    """parallel sub-environments in the vector env"""
+    num_steps: int = 128
+    """steps per sub-environment in each rollout (a rollout is num_envs * num_steps steps)"""
+    anneal_lr: bool = True
+    """anneal the learning rate linearly to 0 over the run"""
+    gamma: float = 0.99
+    """discount factor"""
+    gae_lambda: float = 0.95
+    """lambda for generalised advantage estimation"""
+    num_minibatches: int = 4
+    """minibatches each rollout is split into"""
+    update_epochs: int = 4
+    """passes over each rollout"""
+    norm_adv: bool = True
+    """normalise advantages within each minibatch"""
+    clip_coef: float = 0.2
+    """surrogate clipping coefficient (also used for the value clipping)"""
+    clip_vloss: bool = True
+    """use the clipped value loss"""
+    ent_coef: float = 0.01
+    """entropy bonus coefficient"""
+    vf_coef: float = 0.5
+    """value loss coefficient"""
+    max_grad_norm: float = 0.5
+    """global gradient-norm clip"""
+    target_kl: float | None = None
+    """stop the epochs of an update early once approx_kl exceeds this (None: never)"""
+    seed: int = 1
+    """seed for python, numpy, torch and the environments"""
+    device: str = "auto"
+    """"cpu", "cuda" or "auto" (cuda when available)"""
+    torch_deterministic: bool = True
+    """set torch.backends.cudnn.deterministic"""
+    torch_threads: int | None = 1
+    """torch intra-op threads (None leaves torch's default); small policies run fastest on one
+    thread, because splitting a 64-wide matmul costs more in synchronisation than it saves"""
+
+    @property
+    def batch_size(self) -> int:
+        """steps collected per update"""
+        return self.num_envs * self.num_steps
+
+    @property
+    def minibatch_size(self) -> int:
+        return self.batch_size // self.num_minibatches
+
+    @property
+    def num_updates(self) -> int:
+        """updates in the whole run (CleanRL's num_iterations)"""
+        return self.total_timesteps // self.batch_size
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+# --------------------------------------------------------------------------------------------
+# Networks
+# --------------------------------------------------------------------------------------------
+
+
+def layer_init(layer: nn.Module, std: float = math.sqrt(2), bias_const: float = 0.0) -> nn.Module:
+    """Orthogonal weights, constant bias (implementation detail 2)."""
+    nn.init.orthogonal_(layer.weight, std)
+    nn.init.constant_(layer.bias, bias_const)
+    return layer
+
+
+def split_observation_space(space: gym.Space) -> tuple[gym.Space, str | None, bool]:
+    """What the network sees of an observation space.
+
+    Returns (network space, key, has_mask). `key` is set when the observation is a Dict whose
+    only entry besides `action_mask` is the real observation (e.g. {"obs": Box, "action_mask":
+    MultiBinary}); the network then sees `obs[key]`. Otherwise it sees the Dict minus the mask.
+    """
+    if isinstance(space, spaces.Dict) and MASK_KEY in space.spaces:
+        rest = {k: s for k, s in space.spaces.items() if k != MASK_KEY}
+        if len(rest) == 1:
+            key, only = next(iter(rest.items()))
+            return only, key, True
+        return spaces.Dict(rest), None, True
+    return space, None, False
+
+
+def policy_arch(space: gym.Space) -> str:
+    """Pick the network for a (mask-free) observation space."""
+    if isinstance(space, spaces.Dict) and "view" in space.spaces:
+        return "symbolic"
+    if isinstance(space, spaces.Box) and len(space.shape) == 3:
+        return "cnn"
+    if isinstance(space, spaces.Box):
+        return "mlp"
+    raise ValueError(
+        f"no PPO network for observation space {space}: expected a Box (vector or image) "
+        "or Crafter's symbolic Dict (with a 'view' key)"
+    )
+
+
+class SymbolicEncoder(nn.Module):
+    """Crafter's symbolic observation (docs/CONTRACTS.md) -> a 256-wide feature vector.
+
+    `view` holds material and object *ids*, so each channel gets an embedding rather than being
+    read as a number (id 6 tree is not "twice" id 3 stone); two 3x3 convolutions (32 channels:
+    the view is small, and the flattened 32x9x7 map feeding the 256-wide layer is already most
+    of the network's compute on a CPU) then see the local 9x7 neighbourhood. The remaining Box entries (inventory, daylight, facing, sleeping)
+    are scaled to about [-1, 1] by their space bounds and concatenated. `pos` is odometry
+    (absolute position): left out unless `use_pos`, since it invites memorising one map.
+    """
+
+    def __init__(self, space: spaces.Dict, use_pos: bool = False, embed_dim: int = 8):
+        super().__init__()
+        view = space["view"]
+        channels, width, height = view.shape
+        n_ids = int(np.max(view.high)) + 1
+        self.embeds = nn.ModuleList(nn.Embedding(n_ids, embed_dim) for _ in range(channels))
+        self.conv = nn.Sequential(
+            layer_init(nn.Conv2d(channels * embed_dim, 32, 3, padding=1)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(32, 32, 3, padding=1)),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        self.scalar_keys = [k for k in space.spaces if k != "view" and (use_pos or k != "pos")]
+        scales = []
+        for key in self.scalar_keys:
+            sub = space[key]
+            bound = np.maximum(np.abs(sub.low), np.abs(sub.high)).astype(np.float32).reshape(-1)
+            scales.append(np.where(np.isfinite(bound) & (bound > 1), bound, 1.0))
+        scale = np.concatenate(scales) if scales else np.zeros(0, np.float32)
+        # A buffer, so it moves with .to(device) and is saved in the state_dict.
+        self.register_buffer("scalar_scale", torch.as_tensor(scale, dtype=torch.float32))
+        n_scalar = scale.shape[0]
+        self.head = nn.Sequential(
+            layer_init(nn.Linear(32 * width * height + n_scalar, 256)),
+            nn.ReLU(),
+        )
+        self.out_dim = 256
+
+    def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
+        view = obs["view"].long()  # (B, C, W, H) ids
+        # Embed each channel: (B, W, H, E) each, concatenated to (B, C*E, W, H) for the convs.
+        emb = torch.cat([e(view[:, i]) for i, e in enumerate(self.embeds)], dim=-1)
+        x = self.conv(emb.permute(0, 3, 1, 2))
+        if self.scalar_keys:
+            batch = view.shape[0]
+            s = torch.cat([obs[k].reshape(batch, -1).float() for k in self.scalar_keys], dim=1)
+            x = torch.cat([x, s / self.scalar_scale], dim=1)
+        return self.head(x)
+
+
+class NatureCNN(nn.Module):
+    """The DQN/Atari CNN used by CleanRL's `ppo_atari.py`, for image observations (e.g. 64x64x3).
+
+    Accepts channel-last (H, W, C) or channel-first (C, H, W); uint8 pixels are scaled to [0, 1].
+    """
+
+    def __init__(self, space: spaces.Box):
+        super().__init__()
+        self.channels_last = space.shape[-1] in (1, 3, 4) and space.shape[0] not in (1, 3, 4)
+        c = space.shape[-1] if self.channels_last else space.shape[0]
+        self.scale = 255.0 if space.dtype == np.uint8 else 1.0
+        self.conv = nn.Sequential(
+            layer_init(nn.Conv2d(c, 32, 8, stride=4)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(32, 64, 4, stride=2)),
+            nn.ReLU(),
+            layer_init(nn.Conv2d(64, 64, 3, stride=1)),
+            nn.ReLU(),
+            nn.Flatten(),
+        )
+        with torch.no_grad():
+            probe = torch.zeros((1, *space.shape))
+            n_flat = self.conv(self._chw(probe)).shape[1]
+        self.head = nn.Sequential(layer_init(nn.Linear(n_flat, 512)), nn.ReLU())
+        self.out_dim = 512
+
+    def _chw(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 3, 1, 2) if self.channels_last else x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.conv(self._chw(x.float() / self.scale)))
+
+
+def gumbel_noise(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """Gumbel(0, 1) noise: argmax(log p + noise) is a draw from the categorical p.
+
+    Cheaper than torch.multinomial for small batches, and drawable for a whole rollout at
+    once. -log E with E ~ Exp(1); E is kept above 0 (the sampler can return exactly 0), so the
+    noise is at most 88 and a masked action (log p ~ -1e8) can never win.
+    """
+    exp = torch.empty(shape, device=device).exponential_().clamp_(min=torch.finfo(torch.float32).tiny)
+    return -exp.log()
+
+
+class SeparateMLPs(nn.Module):
+    """CleanRL's actor and critic for vector observations: two separate 64-64 tanh MLPs.
+
+    They share no parameters, exactly like two nn.Sequential stacks, but each hidden layer of
+    both networks is stored stacked (index 0 actor, 1 critic) and run as one batched matmul
+    (torch.baddbmm). For a network this small the cost is per kernel and per Python call, not
+    per FLOP, so evaluating the pair together roughly halves the forward and backward time.
+    """
+
+    def __init__(self, n_in: int, n_actions: int, hidden: int = 64):
+        super().__init__()
+        self.w1 = nn.Parameter(torch.empty(2, n_in, hidden))
+        self.b1 = nn.Parameter(torch.zeros(2, 1, hidden))
+        self.w2 = nn.Parameter(torch.empty(2, hidden, hidden))
+        self.b2 = nn.Parameter(torch.zeros(2, 1, hidden))
+        with torch.no_grad():
+            for w in (self.w1, self.w2):
+                for i in range(2):
+                    # The same orthogonal init (gain sqrt 2) nn.Linear(n_in, hidden) gets in
+                    # layer_init; stored transposed, as (in, out), for the matmul.
+                    w[i].copy_(nn.init.orthogonal_(torch.empty(w.shape[2], w.shape[1]), math.sqrt(2)).T)
+        self.actor = layer_init(nn.Linear(hidden, n_actions), std=0.01)
+        self.critic = layer_init(nn.Linear(hidden, 1), std=1.0)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = torch.tanh(torch.baddbmm(self.b1, x.expand(2, *x.shape), self.w1))
+        h = torch.tanh(torch.baddbmm(self.b2, h, self.w2))
+        return self.actor(h[0]), self.critic(h[1])
+
+
+class SharedTrunk(nn.Module):
+    """An encoder shared by a linear policy head and a linear value head (CleanRL's Atari PPO)."""
+
+    def __init__(self, trunk: nn.Module, n_actions: int):
+        super().__init__()
+        self.trunk = trunk
+        self.actor = layer_init(nn.Linear(trunk.out_dim, n_actions), std=0.01)
+        self.critic = layer_init(nn.Linear(trunk.out_dim, 1), std=1.0)
+
+    def forward(self, obs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.trunk(obs)
+        return self.actor(hidden), self.critic(hidden)
+
+
+class Agent(nn.Module):
+    """Actor-critic for a Discrete action space.
+
+    The network is chosen from the observation space (see `policy_arch`): CleanRL's two
+    separate 64-64 tanh MLPs for vector observations (`SeparateMLPs`); a `SharedTrunk` over
+    `SymbolicEncoder` (Crafter's symbolic Dict) or `NatureCNN` (images) otherwise.
+    """
+
+    def __init__(self, obs_space: gym.Space, n_actions: int, use_pos: bool = False):
+        super().__init__()
+        net_space, self.obs_key, self.has_mask = split_observation_space(obs_space)
+        self.arch = policy_arch(net_space)
+        self.n_actions = int(n_actions)
+        self.use_pos = use_pos
+        if self.arch == "mlp":
+            self.net = SeparateMLPs(int(np.prod(net_space.shape)), self.n_actions)
+        elif self.arch == "symbolic":
+            self.net = SharedTrunk(SymbolicEncoder(net_space, use_pos=use_pos), self.n_actions)
+        else:
+            self.net = SharedTrunk(NatureCNN(net_space), self.n_actions)
+
+    def spec(self) -> dict[str, Any]:
+        """JSON-able description that, with the observation space, rebuilds this network."""
+        return {"arch": self.arch, "n_actions": self.n_actions, "use_pos": self.use_pos}
+
+    def _input(self, obs: Any) -> Any:
+        # MLP inputs may be any shape and numeric dtype; flatten once here for both heads.
+        return obs.reshape(obs.shape[0], -1).float() if self.arch == "mlp" else obs
+
+    def get_value(self, obs: Any) -> torch.Tensor:
+        return self.net(self._input(obs))[1]
+
+    def log_probs_and_value(
+        self, obs: Any, action_mask: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-probabilities of every action (masked ones ~ -1e8) and the value, (B, A), (B, 1).
+
+        The categorical distribution is written out rather than built with
+        torch.distributions.Categorical, which validates and broadcasts on every call and so
+        costs more than the whole network for small policies.
+        """
+        logits, value = self.net(self._input(obs))
+        if action_mask is not None:
+            logits = logits.masked_fill(~action_mask, MASKED_LOGIT)
+        return torch.log_softmax(logits, dim=-1), value
+
+    def get_action_and_value(
+        self,
+        obs: Any,
+        action: torch.Tensor | None = None,
+        action_mask: torch.Tensor | None = None,
+        deterministic: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Sample (or score the given) actions. Returns action, log-prob, entropy, value."""
+        logp, value = self.log_probs_and_value(obs, action_mask)
+        if action is None:
+            if deterministic:
+                action = logp.argmax(dim=-1)
+            else:
+                action = (logp + gumbel_noise(logp.shape, logp.device)).argmax(dim=-1)
+        logprob = logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
+        entropy = -(logp.exp() * logp).sum(-1)
+        return action, logprob, entropy, value
+
+    @torch.inference_mode()
+    def act(self, obs: Any, deterministic: bool = True) -> int:
+        """One action for one (unbatched) gymnasium observation, honouring its action mask."""
+        device = next(self.parameters()).device
+        net_obs, mask = _split_obs(obs, self.obs_key, self.has_mask)
+        batch = _tree_map(lambda t: t[None], _as_tensor(net_obs, device))
+        mask_t = None
+        if mask is not None:
+            mask_t = torch.as_tensor(np.asarray(mask), device=device).bool()[None]
+        action, _, _, _ = self.get_action_and_value(
+            batch, action_mask=mask_t, deterministic=deterministic
+        )
+        return int(action.item())
+
+
+# --------------------------------------------------------------------------------------------
+# Observation plumbing: observations are an array or a flat dict of arrays
+# --------------------------------------------------------------------------------------------
+
+
+def _tree_map(fn: Callable[[Any], Any], tree: Any) -> Any:
+    if isinstance(tree, dict):
+        return {k: fn(v) for k, v in tree.items()}
+    return fn(tree)
+
+
+def _split_obs(obs: Any, key: str | None, has_mask: bool) -> tuple[Any, Any]:
+    """Separate a (batched or single) observation into (network input, action mask or None)."""
+    if not has_mask:
+        return obs, None
+    if key is not None:
+        return obs[key], obs[MASK_KEY]
+    return {k: v for k, v in obs.items() if k != MASK_KEY}, obs[MASK_KEY]
+
+
+def _torch_dtype(dtype: np.dtype) -> torch.dtype:
+    return torch.from_numpy(np.zeros(0, dtype=dtype)).dtype
+
+
+def _alloc(space: gym.Space, lead: tuple[int, ...], device: torch.device) -> Any:
+    if isinstance(space, spaces.Dict):
+        return {k: _alloc(s, lead, device) for k, s in space.spaces.items()}
+    return torch.zeros(lead + space.shape, dtype=_torch_dtype(space.dtype), device=device)
+
+
+def _copy_into(dst: Any, src: Any) -> None:
+    """Copy numpy observations into preallocated tensors (no new tensor per step)."""
+    if isinstance(dst, dict):
+        for k, d in dst.items():
+            d.copy_(torch.from_numpy(np.asarray(src[k])), non_blocking=True)
+    else:
+        dst.copy_(torch.from_numpy(np.asarray(src)), non_blocking=True)
+
+
+def _index(tree: Any, idx: Any) -> Any:
+    return _tree_map(lambda t: t[idx], tree)
+
+
+def _as_tensor(obs: Any, device: torch.device) -> Any:
+    return _tree_map(lambda a: torch.as_tensor(np.asarray(a), device=device), obs)
+
+
+def _stack_obs(items: list[Any], device: torch.device) -> Any:
+    if isinstance(items[0], dict):
+        return {k: torch.as_tensor(np.stack([o[k] for o in items]), device=device) for k in items[0]}
+    return torch.as_tensor(np.stack(items), device=device)
+
+
+# --------------------------------------------------------------------------------------------
+# Checkpoints and saved policies (everything loads with torch.load(weights_only=True))
+# --------------------------------------------------------------------------------------------
+
+
+def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
+    """Write to a temp file in the same directory, then os.replace: readers never see half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _rng_state() -> dict[str, Any]:
+    np_state = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy_keys": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_rest": [int(np_state[2]), int(np_state[3]), float(np_state[4])],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    pos, has_gauss, cached = state["numpy_rest"]
+    np.random.set_state(("MT19937", state["numpy_keys"].numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a training checkpoint (tensors and primitives only; weights_only=True).
+
+    Keys: format, version, config (PPOConfig fields), agent_spec, agent (state_dict), optimizer
+    (state_dict), global_step, update (last finished update), rng, recent_returns,
+    recent_lengths. `PPOConfig(**ckpt["config"])` rebuilds the config.
+    """
+    ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    if ckpt.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path} is not an rlgpt PPO checkpoint")
+    return ckpt
+
+
+def save_policy(agent: Agent, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
+    """Save a trained policy for the skill library: `path` (state_dict) + `path`.json (spec).
+
+    The JSON sidecar holds the network spec and any JSON-able `metadata` (task, steps, ...).
+    Both files are written atomically. Returns the JSON path.
+    """
+    path = Path(path)
+    meta_path = path.with_suffix(".json")
+    state = {k: v.detach().cpu() for k, v in agent.state_dict().items()}
+    _atomic_write(path, lambda tmp: torch.save(state, tmp))
+    doc = {"format": POLICY_FORMAT, "version": FORMAT_VERSION, **agent.spec(), "metadata": metadata or {}}
+    _atomic_write(meta_path, lambda tmp: Path(tmp).write_text(json.dumps(doc, indent=2) + "\n"))
+    return meta_path
+
+
+def load_policy(
+    path: str | os.PathLike, obs_space: gym.Space, n_actions: int, device: str = "cpu"
+) -> Agent:
+    """Rebuild a policy saved by `save_policy` for `obs_space` and `n_actions` (eval mode)."""
+    path = Path(path)
+    doc = json.loads(path.with_suffix(".json").read_text())
+    if doc.get("format") != POLICY_FORMAT:
+        raise ValueError(f"{path.with_suffix('.json')} is not an rlgpt PPO policy")
+    if doc["n_actions"] != n_actions:
+        raise ValueError(f"policy has {doc['n_actions']} actions, the environment {n_actions}")
+    agent = Agent(obs_space, n_actions, use_pos=doc.get("use_pos", False))
+    if agent.arch != doc["arch"]:
+        raise ValueError(f"policy is a {doc['arch']} network, this observation space needs {agent.arch}")
+    agent.load_state_dict(torch.load(path, map_location=device, weights_only=True))
+    return agent.to(device).eval()
+
+
+# --------------------------------------------------------------------------------------------
+# Training
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainResult:
+    agent: Agent
+    global_step: int
+    update: int
+    """index of the last finished update (1-based; 0 if none ran)"""
+    stopped: bool
+    """True when `should_stop` ended the run early"""
+    checkpoint_path: str | None
+    recent_returns: list[float]
+    """returns of the last (up to) 100 finished episodes"""
+    sps: int
+
+
+class SyncEnvs(gym.vector.VectorEnv):
+    """A lean vector env with SAME_STEP auto-reset: the sub-envs step in turn, in this process.
+
+    gymnasium's SyncVectorEnv does this job for any use (three auto-reset modes, a deepcopy of
+    the batch, every info key merged on every step); in a PPO rollout that bookkeeping costs
+    more than a small environment's own step. This one writes observations into one reused
+    batch (train copies them into its buffer before the next step) and merges only what
+    training reads from `info`: the finished episodes' `final_obs` and `final_info["success"]`.
+    Other info keys are dropped; a caller who needs them passes its own vector env to `train`.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.SAME_STEP}
+
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]]):
+        self.envs = [fn() for fn in env_fns]
+        self.num_envs = len(self.envs)
+        self.single_observation_space = self.envs[0].observation_space
+        self.single_action_space = self.envs[0].action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._obs = create_empty_array(self.single_observation_space, self.num_envs)
+
+    def _write(self, i: int, obs: Any) -> None:
+        if isinstance(self._obs, dict):
+            for k, batch in self._obs.items():
+                batch[i] = obs[k]
+        else:
+            self._obs[i] = obs
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        for i, env in enumerate(self.envs):
+            obs, _ = env.reset(seed=None if seed is None else seed + i, options=options)
+            self._write(i, obs)
+        return self._obs, {}
+
+    def step(self, actions: np.ndarray) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, dict]:
+        n = self.num_envs
+        rewards = np.zeros(n, dtype=np.float64)
+        terms, truncs = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        infos: dict[str, Any] = {}
+        for i, (env, action) in enumerate(zip(self.envs, actions.tolist())):
+            obs, rewards[i], terms[i], truncs[i], info = env.step(action)
+            if terms[i] or truncs[i]:
+                infos.setdefault("final_obs", np.full(n, None, dtype=object))[i] = obs
+                if "success" in info:
+                    empty = {"success": np.zeros(n, bool), "_success": np.zeros(n, bool)}
+                    final = infos.setdefault("final_info", empty)
+                    final["success"][i], final["_success"][i] = bool(info["success"]), True
+                obs, _ = env.reset()
+            self._write(i, obs)
+        return self._obs, rewards, terms, truncs, infos
+
+    def close_extras(self, **kwargs: Any) -> None:
+        for env in self.envs:
+            env.close()
+
+
+def _episode_success(infos: dict[str, Any], i: int, same_step: bool) -> bool | None:
+    """`success` from the finished episode's last info, None if the env does not report it."""
+    info = infos.get("final_info", {}) if same_step else infos
+    if "_success" in info and info["_success"][i]:
+        return bool(info["success"][i])
+    return None
+
+
+def train(
+    envs: gym.vector.VectorEnv | Sequence[Callable[[], gym.Env]],
+    config: PPOConfig,
+    *,
+    agent: Agent | None = None,
+    writer: Any = None,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int = 0,
+    resume_from: str | os.PathLike | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train a PPO agent.
+
+    envs: a gymnasium vector env (SAME_STEP or NEXT_STEP auto-reset, Discrete actions; the
+        caller keeps ownership and closes it) or a list of env factories (stepped by a
+        `SyncEnvs`, built and closed here). Its num_envs must equal config.num_envs.
+    agent: a prebuilt `Agent` (e.g. use_pos=True); default `Agent(obs_space, n_actions)`.
+    writer: anything with `add_scalar(tag, value, step)`, e.g. a TensorBoard SummaryWriter.
+    on_update: called after every update with a dict: update, num_updates, global_step, sps,
+        learning_rate, value_loss, policy_loss, entropy, old_approx_kl, approx_kl, clipfrac,
+        explained_variance, episodes (finished in this update), episodic_return,
+        episodic_length, success_rate (means over those episodes; None if there were none, or
+        for success_rate if the env reports no `success`), recent_return (last 100 episodes).
+    checkpoint_path / checkpoint_every: write a checkpoint every K updates (0: never), and
+        always at the end of the run and when stopped. Written atomically.
+    resume_from: a checkpoint to continue from (weights, optimizer, step counters, RNG).
+    should_stop: polled after each update; when it returns True the run checkpoints and
+        returns (`TrainResult.stopped`). Set it from a SIGINT/SIGTERM handler.
+    """
+    device = resolve_device(config.device)
+    random.seed(config.seed)
+    np.random.seed(config.seed)
+    torch.manual_seed(config.seed)
+    torch.backends.cudnn.deterministic = config.torch_deterministic
+    if config.torch_threads is not None:
+        torch.set_num_threads(config.torch_threads)
+
+    owns_envs = not isinstance(envs, gym.vector.VectorEnv)
+    if owns_envs:
+        envs = SyncEnvs(envs)
+    try:
+        return _train(
+            envs, config, device, agent=agent, writer=writer, on_update=on_update,
+            checkpoint_path=Path(checkpoint_path) if checkpoint_path else None,
+            checkpoint_every=checkpoint_every, resume_from=resume_from, should_stop=should_stop,
+        )  # fmt: skip
+    finally:
+        if owns_envs:
+            envs.close()
+
+
+def _train(
+    envs: gym.vector.VectorEnv,
+    config: PPOConfig,
+    device: torch.device,
+    *,
+    agent: Agent | None,
+    writer: Any,
+    on_update: Callable[[dict[str, Any]], None] | None,
+    checkpoint_path: Path | None,
+    checkpoint_every: int,
+    resume_from: str | os.PathLike | None,
+    should_stop: Callable[[], bool] | None,
+) -> TrainResult:
+    if config.num_updates < 1 or config.update_epochs < 1 or config.num_minibatches < 1:
+        raise ValueError(
+            f"config gives {config.num_updates} updates of {config.update_epochs} epochs x "
+            f"{config.num_minibatches} minibatches; each must be >= 1 (total_timesteps >= "
+            f"num_envs * num_steps = {config.batch_size})"
+        )
+    if envs.num_envs != config.num_envs:
+        raise ValueError(f"vector env has {envs.num_envs} sub-envs, config.num_envs is {config.num_envs}")
+    if not isinstance(envs.single_action_space, spaces.Discrete) or envs.single_action_space.start != 0:
+        raise ValueError(f"PPO here needs a Discrete action space, got {envs.single_action_space}")
+    mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    if mode == AutoresetMode.DISABLED:
+        raise ValueError("vector env has auto-reset disabled; use SAME_STEP or NEXT_STEP")
+    same_step = mode == AutoresetMode.SAME_STEP
+
+    obs_space = envs.single_observation_space
+    n_actions = int(envs.single_action_space.n)
+    if agent is None:
+        agent = Agent(obs_space, n_actions)
+    agent = agent.to(device)
+    net_space, obs_key, has_mask = split_observation_space(obs_space)
+    # fused: one kernel for all parameters instead of a Python loop over them (same maths).
+    params = list(agent.parameters())
+    optimizer = torch.optim.Adam(params, lr=config.learning_rate, eps=1e-5, fused=True)
+
+    num_envs, num_steps = config.num_envs, config.num_steps
+    global_step, start_update = 0, 1
+    recent_returns: deque[float] = deque(maxlen=100)
+    recent_lengths: deque[int] = deque(maxlen=100)
+    if resume_from is not None:
+        ckpt = load_checkpoint(resume_from, map_location=device)
+        for field in ("num_envs", "num_steps"):
+            if ckpt["config"][field] != getattr(config, field):
+                raise ValueError(
+                    f"checkpoint has {field}={ckpt['config'][field]}, config {getattr(config, field)}"
+                )
+        if ckpt["agent_spec"] != agent.spec():
+            raise ValueError(f"checkpoint network {ckpt['agent_spec']} differs from {agent.spec()}")
+        agent.load_state_dict(ckpt["agent"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        global_step, start_update = ckpt["global_step"], ckpt["update"] + 1
+        recent_returns.extend(ckpt["recent_returns"])
+        recent_lengths.extend(ckpt["recent_lengths"])
+        _set_rng_state(ckpt["rng"])
+
+    def save_checkpoint(update: int) -> None:
+        if checkpoint_path is None:
+            return
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "version": FORMAT_VERSION,
+            "config": dataclasses.asdict(config),
+            "agent_spec": agent.spec(),
+            "agent": agent.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "global_step": global_step,
+            "update": update,
+            "rng": _rng_state(),
+            "recent_returns": [float(r) for r in recent_returns],
+            "recent_lengths": [int(n) for n in recent_lengths],
+        }
+        _atomic_write(checkpoint_path, lambda tmp: torch.save(state, tmp))
+
+    # Rollout storage for what arrives from the env, allocated once. Observations keep their
+    # own dtype (uint8 ids stay uint8); rewards/dones/valid live in numpy because they come
+    # from the env as numpy. What the policy produces (actions, log-probs, values) is already
+    # a fresh tensor each step: those are collected in lists and stacked once per rollout.
+    obs_buf = _alloc(net_space, (num_steps, num_envs), device)
+    obs_at = [_index(obs_buf, t) for t in range(num_steps)]  # per-step views, built once
+    mask_buf = torch.ones((num_steps, num_envs, n_actions), dtype=torch.bool, device=device)
+    rewards = np.zeros((num_steps, num_envs), dtype=np.float32)
+    dones = np.zeros((num_steps, num_envs), dtype=np.float32)
+    valid = np.ones((num_steps, num_envs), dtype=bool)
+
+    # A resumed run cannot restore the envs' internal state; new seeds give fresh episodes
+    # rather than replaying the ones the first run already saw.
+    next_obs, _ = envs.reset(seed=config.seed + (start_update - 1) * num_envs)
+    next_done = np.zeros(num_envs, dtype=bool)
+    ep_return = np.zeros(num_envs, dtype=np.float64)
+    ep_length = np.zeros(num_envs, dtype=np.int64)
+
+    start_time, start_step = time.time(), global_step
+    update = start_update - 1
+    stopped = False
+    for update in range(start_update, config.num_updates + 1):
+        if config.anneal_lr:
+            frac = 1.0 - (update - 1.0) / config.num_updates
+            optimizer.param_groups[0]["lr"] = frac * config.learning_rate
+
+        finished: list[tuple[float, int, bool | None]] = []
+        with torch.inference_mode():
+            # The sampling noise for the whole rollout in one draw: per step, sampling is then
+            # one add and one argmax.
+            gumbel = gumbel_noise((num_steps, num_envs, n_actions), device)
+            step_actions, step_logps, step_values = [], [], []
+            for step in range(num_steps):
+                global_step += num_envs
+                net_obs, mask = _split_obs(next_obs, obs_key, has_mask)
+                _copy_into(obs_at[step], net_obs)
+                if mask is not None:
+                    _copy_into(mask_buf[step], mask)
+                dones[step] = next_done
+                # Under NEXT_STEP the step after a done is the env resetting: not a transition.
+                if not same_step:
+                    valid[step] = ~next_done
+
+                logp, value = agent.log_probs_and_value(obs_at[step], mask_buf[step] if has_mask else None)
+                action = (logp + gumbel[step]).argmax(dim=-1)
+                step_actions.append(action)
+                step_logps.append(logp)
+                step_values.append(value)
+
+                next_obs, reward, term, trunc, infos = envs.step(action.cpu().numpy())
+                rewards[step] = reward
+                next_done = term | trunc
+
+                # Time-limit truncation is not death: bootstrap from the final observation.
+                trunc_only = trunc & ~term
+                if trunc_only.any():
+                    idx = np.flatnonzero(trunc_only)
+                    if same_step:
+                        finals = [_split_obs(infos["final_obs"][i], obs_key, has_mask)[0] for i in idx]
+                    else:
+                        finals = [_index(_split_obs(next_obs, obs_key, has_mask)[0], i) for i in idx]
+                    v_final = agent.get_value(_stack_obs(finals, device)).flatten().cpu().numpy()
+                    rewards[step, idx] += config.gamma * v_final
+
+                # Episode statistics by our own accounting (works in both auto-reset modes;
+                # a NEXT_STEP reset step is not part of any episode).
+                ep_return += reward * valid[step]
+                ep_length += valid[step]
+                for i in np.flatnonzero(next_done):
+                    success = _episode_success(infos, i, same_step)
+                    finished.append((float(ep_return[i]), int(ep_length[i]), success))
+                    ep_return[i], ep_length[i] = 0.0, 0
+
+            # GAE (detail 5), in numpy: 128 tiny steps are much cheaper there than as torch ops.
+            next_net_obs = _split_obs(next_obs, obs_key, has_mask)[0]
+            next_value = agent.get_value(_as_tensor(next_net_obs, device)).flatten().cpu().numpy()
+        # Stacked outside inference mode, so that these are ordinary tensors the loss may use.
+        actions = torch.stack(step_actions)
+        logprobs = torch.stack(step_logps).gather(2, actions[..., None])[..., 0]
+        values = torch.stack(step_values)[..., 0]
+        values_np = values.cpu().numpy()
+        advantages = np.zeros_like(rewards)
+        lastgaelam = np.zeros(num_envs, dtype=np.float32)
+        for t in reversed(range(num_steps)):
+            if t == num_steps - 1:
+                nextnonterminal, nextvalues = 1.0 - next_done, next_value
+            else:
+                nextnonterminal, nextvalues = 1.0 - dones[t + 1], values_np[t + 1]
+            delta = rewards[t] + config.gamma * nextvalues * nextnonterminal - values_np[t]
+            lastgaelam = delta + config.gamma * config.gae_lambda * nextnonterminal * lastgaelam
+            advantages[t] = lastgaelam
+        returns = advantages + values_np
+
+        # Flatten the rollout; keep only real transitions (all of them under SAME_STEP).
+        keep = torch.from_numpy(np.flatnonzero(valid.reshape(-1))).to(device)
+        b_obs = _tree_map(lambda t: t.reshape((-1,) + t.shape[2:])[keep], obs_buf)
+        b_masks = mask_buf.reshape(-1, n_actions)[keep] if has_mask else None
+        b_actions = actions.reshape(-1)[keep]
+        b_logprobs = logprobs.reshape(-1)[keep]
+        b_values = values.reshape(-1)[keep]
+        b_advantages = torch.from_numpy(advantages.reshape(-1)).to(device)[keep]
+        b_returns = torch.from_numpy(returns.reshape(-1)).to(device)[keep]
+
+        n = keep.shape[0]
+        minibatch_size = math.ceil(n / config.num_minibatches)
+        clipfrac_sum = torch.zeros((), device=device)
+        n_minibatches = 0
+        for _epoch in range(config.update_epochs):
+            perm = torch.randperm(n, device=device)
+            for start in range(0, n, minibatch_size):
+                mb = perm[start : start + minibatch_size]
+                _, newlogprob, entropy, newvalue = agent.get_action_and_value(
+                    _index(b_obs, mb), b_actions[mb], None if b_masks is None else b_masks[mb]
+                )
+                mb_returns, mb_values = b_returns[mb], b_values[mb]
+                logratio = newlogprob - b_logprobs[mb]
+                ratio = logratio.exp()
+                with torch.no_grad():
+                    # http://joschu.net/blog/kl-approx.html
+                    old_approx_kl = (-logratio).mean()
+                    approx_kl = ((ratio - 1) - logratio).mean()
+                    clipfrac_sum += ((ratio - 1.0).abs() > config.clip_coef).float().mean()
+                    n_minibatches += 1
+
+                mb_adv = b_advantages[mb]
+                if config.norm_adv:
+                    mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+
+                # Clipped surrogate (detail 8): the pessimistic (smaller) of the two objectives;
+                # CleanRL's max of the negated terms, with the negation taken once.
+                pg_loss1 = mb_adv * ratio
+                pg_loss2 = mb_adv * torch.clamp(ratio, 1 - config.clip_coef, 1 + config.clip_coef)
+                pg_loss = -torch.min(pg_loss1, pg_loss2).mean()
+
+                newvalue = newvalue.view(-1)
+                if config.clip_vloss:
+                    v_loss_unclipped = (newvalue - mb_returns) ** 2
+                    v_clipped = mb_values + torch.clamp(
+                        newvalue - mb_values, -config.clip_coef, config.clip_coef
+                    )
+                    v_loss_clipped = (v_clipped - mb_returns) ** 2
+                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+                else:
+                    v_loss = 0.5 * ((newvalue - mb_returns) ** 2).mean()
+
+                entropy_loss = entropy.mean()
+                loss = pg_loss - config.ent_coef * entropy_loss + v_loss * config.vf_coef
+
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)
+                optimizer.step()
+
+            if config.target_kl is not None and approx_kl > config.target_kl:
+                break
+
+        y_pred, y_true = b_values.cpu().numpy(), b_returns.cpu().numpy()
+        var_y = np.var(y_true)
+        explained_var = float("nan") if var_y == 0 else float(1 - np.var(y_true - y_pred) / var_y)
+        sps = int((global_step - start_step) / max(time.time() - start_time, 1e-9))
+
+        for ret, length, _ in finished:
+            recent_returns.append(ret)
+            recent_lengths.append(length)
+            if writer is not None:
+                writer.add_scalar("charts/episodic_return", ret, global_step)
+                writer.add_scalar("charts/episodic_length", length, global_step)
+        successes = [s for _, _, s in finished if s is not None]
+        metrics = {
+            "update": update,
+            "num_updates": config.num_updates,
+            "global_step": global_step,
+            "sps": sps,
+            "learning_rate": optimizer.param_groups[0]["lr"],
+            "value_loss": v_loss.item(),
+            "policy_loss": pg_loss.item(),
+            "entropy": entropy_loss.item(),
+            "old_approx_kl": old_approx_kl.item(),
+            "approx_kl": approx_kl.item(),
+            "clipfrac": (clipfrac_sum / max(n_minibatches, 1)).item(),
+            "explained_variance": explained_var,
+            "episodes": len(finished),
+            "episodic_return": float(np.mean([f[0] for f in finished])) if finished else None,
+            "episodic_length": float(np.mean([f[1] for f in finished])) if finished else None,
+            "success_rate": float(np.mean(successes)) if successes else None,
+            "recent_return": float(np.mean(recent_returns)) if recent_returns else None,
+        }
+        if writer is not None:
+            writer.add_scalar("charts/learning_rate", metrics["learning_rate"], global_step)
+            for name in ("value_loss", "policy_loss", "entropy", "old_approx_kl", "approx_kl",
+                         "clipfrac", "explained_variance"):  # fmt: skip
+                writer.add_scalar(f"losses/{name}", metrics[name], global_step)
+            if successes:
+                writer.add_scalar("charts/success_rate", metrics["success_rate"], global_step)
+            writer.add_scalar("charts/SPS", sps, global_step)
+        if on_update is not None:
+            on_update(metrics)
+
+        stopped = should_stop is not None and should_stop()
+        last = update == config.num_updates
+        if stopped or last or (checkpoint_every and update % checkpoint_every == 0):
+            save_checkpoint(update)
+        if stopped:
+            break
+
+    return TrainResult(
+        agent=agent,
+        global_step=global_step,
+        update=update,
+        stopped=stopped,
+        checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+        recent_returns=list(recent_returns),
+        sps=int((global_step - start_step) / max(time.time() - start_time, 1e-9)),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation
+# --------------------------------------------------------------------------------------------
+
+
+def evaluate(
+    agent: Agent,
+    env_fn: Callable[[], gym.Env],
+    episodes: int = 10,
+    seeds: Sequence[int] | None = None,
+    deterministic: bool = True,
+) -> dict[str, Any]:
+    """Run `episodes` full episodes on one env; seeds[i] seeds episode i.
+
+    Returns {"returns", "lengths", "success"} lists plus "mean_return", "mean_length" and
+    "success_rate" (None when the env's info never reports `success`).
+    """
+    if seeds is not None and len(seeds) < episodes:
+        raise ValueError(f"{episodes} episodes need {episodes} seeds, got {len(seeds)}")
+    env = env_fn()
+    was_training = agent.training
+    agent.eval()
+    returns, lengths, success = [], [], []
+    try:
+        for ep in range(episodes):
+            obs, info = env.reset(seed=None if seeds is None else int(seeds[ep]))
+            total, length, done = 0.0, 0, False
+            while not done:
+                obs, reward, term, trunc, info = env.step(agent.act(obs, deterministic=deterministic))
+                total += float(reward)
+                length += 1
+                done = term or trunc
+            returns.append(total)
+            lengths.append(length)
+            success.append(bool(info["success"]) if "success" in info else None)
+    finally:
+        env.close()
+        agent.train(was_training)
+    reported = [s for s in success if s is not None]
+    return {
+        "returns": returns,
+        "lengths": lengths,
+        "success": success,
+        "mean_return": float(np.mean(returns)) if returns else None,
+        "mean_length": float(np.mean(lengths)) if lengths else None,
+        "success_rate": float(np.mean(reported)) if reported else None,
+    }
