@@ -101,13 +101,20 @@ def _code_for(sub: dict, count: int, fixes: set[str]) -> tuple[str, dict]:
         call, params = f'api.make("{target}")', {}
     else:
         call, params = f"api.explore(100, hint={target!r})", {}
+    # Stations are used together (iron tools need a table and a furnace): a new one goes
+    # next to the other when that one is known.
+    prelude = []
+    if kind == "place" and target in ("table", "furnace"):
+        other = "furnace" if target == "table" else "table"
+        prelude = [f"    if api.seen({other!r}):", f"        yield from api.navigate_to({other!r})"]
     if not fixes:
         args = ", ".join(["api", *(f"{k}={v!r}" for k, v in params.items())])
-        return f"def act({args}):\n    done = yield from {call}\n    return done\n", params
+        body = [*prelude, f"    done = yield from {call}", "    return done"]
+        return f"def act({args}):\n" + "\n".join(body) + "\n", params
     params = {**params, "attempts": 4 if "retry" in fixes else 1}
     args = ", ".join(["api", *(f"{k}={v!r}" for k, v in params.items())])
     hint = {"collect": target, "place": "grass", "make": "table"}.get(kind, target)
-    lines = [f"def act({args}):", "    for attempt in range(attempts):"]
+    lines = [f"def act({args}):", *prelude, "    for attempt in range(attempts):"]
     if "survive" in fixes:
         lines.append("        yield from api.survive()")
     lines += [f"        done = yield from {call}", "        if done:", "            return True"]

@@ -147,7 +147,7 @@ def _describe(recipe) -> str:
 def _crafter_tasks() -> tuple[Task, ...]:
     from rlgpt_cli.worlds.crafter import recipes
 
-    levels = recipes._levels()
+    levels = recipes.tech_levels()
     tasks = []
     for name in recipes.achievements():
         if name in _CREATURE_TASKS:
@@ -281,4 +281,4 @@ def _counted_task(words: list[str], world: str) -> Task | None:
     recipe = recipes.requirements(item)
     return Task(name=f"collect_{n}_{item}", world="crafter",
                 description=f"Hold {n} {item}. " + _describe(recipe),
-                inventory={item: n}, max_steps=_budget(recipes._levels()[item] + 1))
+                inventory={item: n}, max_steps=_budget(recipes.tech_levels()[item] + 1))

@@ -19,6 +19,7 @@ the player, and (with ``auto_survive``) drink, eat and sleep when vitals run low
 
 from __future__ import annotations
 
+import functools
 import heapq
 from typing import Iterator
 
@@ -39,13 +40,17 @@ VIEW_W, VIEW_H = 9, 7  # the local view; the player is at [4, 3]
 MOVES = {"move_left": (-1, 0), "move_right": (1, 0), "move_up": (0, -1), "move_down": (0, 1)}
 DIRECTION_ACTIONS = {d: a for a, d in MOVES.items()}
 WALKABLE = frozenset(MATERIAL_IDS[m] for m in recipes.walkable())
-LAVA, WATER, STONE = MATERIAL_IDS["lava"], MATERIAL_IDS["water"], MATERIAL_IDS["stone"]
+LAVA, WATER = MATERIAL_IDS["lava"], MATERIAL_IDS["water"]
 # Ground a monster can stand on is where danger comes from; cave and mountain
 # materials mark where stone, coal, iron and diamonds are.
 MOUNTAIN = frozenset(MATERIAL_IDS[m] for m in ("stone", "path", "coal", "iron", "diamond", "lava"))
 HOSTILE = ("zombie", "skeleton")
+DAWN = 0.8  # zombies left from the night linger; leave the shelter once it is this light
+HURT, HEALED = 5, 8  # health at which to hide and rest, and to come out again
 NIGHT = 0.4  # daylight below which zombies spawn in numbers (crafter: 3.5 - 3 * daylight per chunk)
-CREATURE_MEMORY = 30  # steps a creature sighting stays useful for finding it again
+# Steps a sighting stays useful for finding a creature again: cows wander slowly and
+# plants never move, monsters chase. A remembered cell seen empty is forgotten anyway.
+MEMORY = {"cow": 500, "plant": 10_000, "ripe_plant": 10_000, "zombie": 30, "skeleton": 30, "arrow": 2}
 
 
 def _collect_recipes() -> dict[str, recipes.Recipe]:
@@ -59,6 +64,21 @@ def _collect_recipes() -> dict[str, recipes.Recipe]:
 
 
 COLLECT = _collect_recipes()
+
+
+def _primitive(method):
+    """Make a failing primitive that took no step spend one ``noop``: a skill retrying it in
+    a loop then still advances the world, so the runner's step cap always ends the skill."""
+
+    @functools.wraps(method)
+    def primitive(self, *args, **kwargs):
+        start = self.step
+        result = yield from method(self, *args, **kwargs)
+        if result is False and self.step == start:
+            yield "noop"
+        return result
+
+    return primitive
 
 
 class CrafterAPI:
@@ -84,12 +104,14 @@ class CrafterAPI:
         self.auto_survive = auto_survive
         self._in_reflex = False
         self._unreachable: dict[tuple[int, int], int] = {}  # cell -> step until which it is skipped
+        self._next_shelter = 0  # step before which no shelter is sought (the last search failed)
 
     # --- observation -------------------------------------------------------
 
     def observe(self, obs, info=None) -> None:
         """Update memory from a symbolic observation (and the step ``info``, if any)."""
         self.step += 1
+        self.last_obs = obs  # for trusted runners (policy skills); not in __sandbox_attrs__
         self.pos = (int(obs["pos"][0]), int(obs["pos"][1]))
         self.facing = (int(obs["facing"][0]), int(obs["facing"][1]))
         self.daylight = float(np.asarray(obs["daylight"]).reshape(-1)[0])
@@ -143,6 +165,7 @@ class CrafterAPI:
 
     # --- movement ----------------------------------------------------------
 
+    @_primitive
     def navigate_to(self, target, max_steps: int = 300) -> Actions:
         """Walk until standing next to (4-neighbour of) the nearest known ``target``.
 
@@ -169,9 +192,10 @@ class CrafterAPI:
                     self._unreachable[cell] = self.step + 150
                 continue
             moving = isinstance(target, str) and target in OBJECT_IDS
-            yield from self._follow(path, steps=3 if moving else 12)
+            yield from self._follow(path, steps=min(3 if moving else 12, max_steps - (self.step - start)))
         return self._adjacent_target(target) is not None
 
+    @_primitive
     def explore(self, steps: int = 50, hint: str | None = None) -> Actions:
         """Walk toward the largest nearby unknown areas for ``steps`` steps (biased toward
         where ``hint``, a material or creature, is likely). Returns True."""
@@ -183,9 +207,13 @@ class CrafterAPI:
             yield from self._explore_leg(hint=hint, budget=steps - (self.step - start))
         return True
 
+    @_primitive
     def face(self, target) -> Actions:
         """Turn toward an adjacent ``target`` (material, creature or (x, y) cell) without moving.
         Returns True when facing it, False when none is adjacent."""
+        return (yield from self._face(target))
+
+    def _face(self, target) -> Actions:
         cell = self._adjacent_target(target)
         if cell is None:
             return False
@@ -198,6 +226,7 @@ class CrafterAPI:
 
     # --- interaction ---------------------------------------------------------
 
+    @_primitive
     def collect(self, material: str, n: int = 1, max_steps: int = 600) -> Actions:
         """Collect ``n`` more of an item by doing on its source, e.g. "wood" (from trees),
         "stone", "coal", "iron", "diamond", "drink" (water), "sapling" (grass).
@@ -228,11 +257,12 @@ class CrafterAPI:
                 if not (yield from self._face_free(lambda c: self._material(c) == recipe.source)):
                     yield from self.explore(5)
                 continue
-            if (yield from self.face(recipe.source)):
+            if (yield from self._face(recipe.source)):
                 continue
             yield from self.navigate_to(recipe.source, max_steps=min(300, max_steps - (self.step - start)))
         return self.inventory[item] >= goal
 
+    @_primitive
     def place(self, item: str, max_steps: int = 30) -> Actions:
         """Place "table", "furnace", "stone" or "plant" on a free tile next to the player
         (moving a few steps if no suitable tile is in front). Returns True once placed;
@@ -240,6 +270,7 @@ class CrafterAPI:
         recipe = recipes.requirements(f"place_{item}")
         return (yield from self._place(recipe, lambda pos: True, max_steps))
 
+    @_primitive
     def make(self, item: str, max_steps: int = 150) -> Actions:
         """Make a tool ("wood_pickaxe", "stone_sword", ...): go to the nearest known stations
         the recipe needs (table, furnace), placing missing ones when affordable, then
@@ -264,6 +295,7 @@ class CrafterAPI:
                 return False
         return False
 
+    @_primitive
     def attack(self, creature: str = "zombie", max_steps: int = 200) -> Actions:
         """Hunt the nearest known ``creature`` ("zombie", "skeleton", "cow") and hit it until it
         dies. Returns True when one was killed, False if none is found in ``max_steps``."""
@@ -282,6 +314,7 @@ class CrafterAPI:
                 return True
         return False
 
+    @_primitive
     def eat(self, max_steps: int = 300) -> Actions:
         """Restore food: eat a known ripe plant or hunt a cow. Returns True when food rose."""
         return (yield from self._calm(self._eat(max_steps)))
@@ -299,10 +332,12 @@ class CrafterAPI:
             yield from self._hit(cell)
         return self.inventory["food"] > before
 
+    @_primitive
     def drink(self, max_steps: int = 300) -> Actions:
         """Go to the nearest water and drink until drink is full (9). Returns True when full."""
         return (yield from self._calm(self.collect("drink", 9, max_steps=max_steps)))
 
+    @_primitive
     def sleep(self, max_steps: int = 400) -> Actions:
         """Sleep until energy is full, first sealing the player into a 2-tile pocket dug
         into stone when a wood pickaxe allows. Ends when awake again (energy restored,
@@ -321,19 +356,27 @@ class CrafterAPI:
             yield "sleep"
         return self.inventory["energy"] >= recipes.items()["energy"]["max"]
 
-    def shelter(self, max_steps: int = 80) -> Actions:
+    @_primitive
+    def shelter(self, max_steps: int = 150) -> Actions:
         """Dig a 2-tile pocket into nearby stone (needs a wood pickaxe) and seal its entrance
-        with a stone, so no monster can reach the player. Returns True when sealed in."""
+        with a stone, so no monster can reach the player; heads for the nearest stone first
+        when no spot is known. Returns True when sealed in, False after ``max_steps``."""
         if self._sealed():
             return True
         if not self.has("wood_pickaxe"):
             return False
         start = self.step
-        for _ in range(3):
+        for _ in range(4):
             site = self._shelter_site()
             left = max_steps - (self.step - start)
-            if site is None or left <= 0:
+            if left <= 0:
                 return False
+            if site is None:  # head into the mountains, where pockets can be dug
+                if self.nearby("stone", 2):
+                    yield from self.explore(min(left, 12), hint="stone")
+                else:
+                    yield from self.navigate_to("stone", max_steps=min(left, 60))
+                continue
             entrance, inner, deep = site
             if self.pos != entrance:
                 yield from self.navigate_to(entrance, max_steps=left)
@@ -350,8 +393,9 @@ class CrafterAPI:
 
     def survive(self) -> Actions:
         """Keep the player alive: fight adjacent monsters, then drink, eat or sleep when a
-        vital runs low (drink/food below 4); at night or when energy is below 3, seal the
-        player into a shelter and sleep (or wait for day).
+        vital runs low (drink/food below 4 by day, below 2 at night); at night, when energy
+        is below 3 or health at most 5, seal the player into a shelter and sleep (or wait
+        for day / to heal).
         Yields nothing when all is well. Returns True."""
         yield from self._fight_adjacent()
         yield from self._calm(self._tend_vitals())
@@ -382,23 +426,31 @@ class CrafterAPI:
             self._in_reflex = was
 
     def _tend_vitals(self) -> Actions:
-        inv = self.inventory
-        if inv["drink"] < 4:
-            yield from self.drink()
-        if inv["food"] < 4:
-            yield from self.eat()
-        if inv["energy"] >= 3 and self.daylight >= NIGHT:
+        # Every observation replaces self.inventory: read it afresh after each yield.
+        inv = lambda name: self.inventory[name]  # noqa: E731
+        danger = self.daylight < NIGHT or inv("health") <= HURT
+        # Top up by day, so the night can be spent hidden; at night only when it is urgent.
+        if not danger or min(inv("drink"), inv("food")) < 2:
+            if inv("drink") < 4:
+                yield from self.drink()
+            if inv("food") < 4:
+                yield from self.eat()
+        if not (danger or inv("energy") < 3) or self.step < self._next_shelter:
             return
-        # Night brings zombies onto grassland: spend it sealed in, asleep if tired. Sleeping
-        # in the open (zombies hit sleepers for 7) only when exhaustion would cost more.
+        # Night brings zombies onto grassland, and a hurt player must heal: both are spent
+        # sealed in, asleep if tired. Sleeping in the open (zombies hit sleepers for 7)
+        # only when exhaustion would cost more.
         sealed = yield from self.shelter()
-        if sealed or inv["energy"] < 1:
-            if inv["energy"] < recipes.items()["energy"]["max"]:
-                yield from self._sleep(400)
-            start = self.step
-            while sealed and self.daylight < NIGHT and self.step - start < 200 \
-                    and inv["drink"] >= 3 and inv["food"] >= 3:
-                yield "noop"
+        if not sealed:
+            self._next_shelter = self.step + 100  # no spot: carry on (fighting) for a while
+            if inv("energy") >= 1:
+                return
+        if inv("energy") < recipes.items()["energy"]["max"]:
+            yield from self._sleep(400)
+        start = self.step
+        while sealed and (self.daylight < DAWN or inv("health") < HEALED) \
+                and self.step - start < 300 and min(inv("drink"), inv("food")) >= 2:
+            yield "noop"
 
     def _fight_adjacent(self) -> Actions:
         """Hit any monster standing next to the player (they cannot be outrun)."""
@@ -462,7 +514,7 @@ class CrafterAPI:
             return [target]
         if target in OBJECT_IDS:
             return [c for c, (name, when) in self.objects.items()
-                    if name == target and self.step - when <= CREATURE_MEMORY]
+                    if name == target and self.step - when <= MEMORY[name]]
         if target == "drink":
             target = "water"
         if target in MATERIAL_IDS:
@@ -488,6 +540,12 @@ class CrafterAPI:
                     and all(self.has(t, k) for t, k in r.tools.items()):
                 costs[MATERIAL_IDS[r.source]] = 2.0 if r.source == "stone" else 3.0
         return costs
+
+    @staticmethod
+    def _leaves(material_id: int) -> str:
+        """What collecting a block leaves behind."""
+        return next(r.leaves for r in recipes.recipes()
+                    if r.kind == "collect" and r.source == MATERIAL_NAMES[material_id])
 
     def _cost_grid(self) -> np.ndarray:
         """Per-cell cost of stepping onto a cell; inf where the player must never go."""
@@ -548,10 +606,11 @@ class CrafterAPI:
         return None if reached is None else self._unwind(parent, reached, self.pos)
 
     def _follow(self, path, steps: int) -> Actions:
-        """Walk along ``path`` for at most ``steps`` cells, digging where needed; stops early
+        """Walk along ``path`` for about ``steps`` steps, digging where needed; stops early
         when the way turns out blocked (the caller re-plans)."""
-        for cell in path[:steps]:
-            if not (yield from self._enter(cell)):
+        start = self.step
+        for cell in path:
+            if self.step - start >= steps or not (yield from self._enter(cell)):
                 return False
         return True
 
@@ -659,12 +718,17 @@ class CrafterAPI:
         if not all(self.has(k, v) for k, v in recipe.uses.items()):
             return False
         where = {MATERIAL_IDS[m] for m in recipe.where}
+        # Blocks that digging turns into a placeable tile count too (a table in a tunnel).
+        diggable = {m for m in self._mine_cost() if MATERIAL_IDS[self._leaves(m)] in where}
         start = self.step
         while self.step - start < max_steps:
-            ok = yield from self._face_free(
-                lambda c: int(self.map[c]) in where, keep)
+            ok = yield from self._face_free(lambda c: int(self.map[c]) in where | diggable, keep)
             if not ok:
                 return False
+            for _ in range(3):
+                if int(self.map[self._front_cell()]) not in diggable:
+                    break
+                yield "do"
             before = dict(self.inventory)
             yield recipe.action
             if any(self.inventory[k] < before[k] for k in recipe.uses):
@@ -687,11 +751,12 @@ class CrafterAPI:
                     yield from self._enter(stand)
         for station in missing:
             station_recipe = recipes.requirements(station)
-            others = [s for s in recipe.nearby if s != station]
+            # Stand where the stations already standing stay within reach.
+            others = [self._cells(s) for s in recipe.nearby if s != station and self._cells(s)]
 
             def keep(pos, others=others):
-                return all(any(max(abs(c[0] - pos[0]), abs(c[1] - pos[1])) <= d
-                               for c in self._cells(s)) for s in others)
+                return all(any(max(abs(c[0] - pos[0]), abs(c[1] - pos[1])) <= d for c in cells)
+                           for cells in others)
 
             if not (yield from self._place(station_recipe, keep, max_steps - (self.step - start))):
                 return False
@@ -767,3 +832,23 @@ def _window_sum(mask: np.ndarray, w: int, h: int) -> np.ndarray:
 CrafterAPI.__sandbox_attrs__ = frozenset(
     name for name in dir(CrafterAPI) if not name.startswith("_") and name != "observe"
 ) | {"map", "objects", "pos", "facing", "inventory", "achievements", "daylight", "sleeping", "step", "area"}
+
+
+def describe_api() -> str:
+    """The API reference a coding prompt includes: every public method's signature and docstring."""
+    import inspect
+    import re
+
+    lines = [f"class CrafterAPI:  # {inspect.getdoc(CrafterAPI).splitlines()[0]}",
+             *("    " + line for line in inspect.getdoc(CrafterAPI).splitlines()[1:]), ""]
+    lines.append("Primitives marked 'generator' yield actions: call them as `ok = yield from api.NAME(...)`.")
+    for name, member in CrafterAPI.__dict__.items():
+        if name.startswith("_") or not callable(member):
+            continue
+        signature = inspect.signature(member)
+        generator = signature.return_annotation == "Actions"
+        text = str(signature.replace(return_annotation=inspect.Signature.empty))
+        text = re.sub(r": '([^']*)'", r": \1", text.replace("self, ", "").replace("(self)", "()"))
+        lines.append(f"api.{name}{text}" + ("  [generator]" if generator else ""))
+        lines.extend("    " + line for line in inspect.getdoc(member).splitlines())
+    return "\n".join(lines)

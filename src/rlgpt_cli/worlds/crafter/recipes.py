@@ -173,7 +173,7 @@ def requirements(item: str) -> Recipe:
 
 
 @functools.cache
-def _levels() -> dict[str, int]:
+def tech_levels() -> dict[str, int]:
     """Tech-tree depth of each recipe name: 0 for bare-hand collects, else 1 + deepest prerequisite."""
     levels: dict[str, int] = {}
 
@@ -283,7 +283,7 @@ def plan_for(target: str, inventory: Mapping[str, int] | None = None,
     inv = dict(start)
     stations = set(placed)
     steps: list[Step] = []
-    levels = _levels()
+    levels = tech_levels()
 
     def acquire(name: str, n: int, stack: tuple = (), again: bool = False) -> None:
         recipe = requirements(name)

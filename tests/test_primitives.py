@@ -1,0 +1,180 @@
+"""The primitive API code skills call (CrafterAPI), driven the way the skill runner drives it."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+
+from rlgpt_cli.worlds.crafter import primitives
+from rlgpt_cli.worlds.crafter.env import CrafterWorld
+from rlgpt_cli.worlds.crafter.primitives import MATERIAL_IDS, UNKNOWN, CrafterAPI
+
+
+def drive(skill, seed: int, max_steps: int = 2000, setup=None, **api_options):
+    """The runner's loop: step the world with each yielded action, observe, resume."""
+    env = CrafterWorld(seed=seed, length=max_steps)
+    obs, info = env.reset()
+    if setup is not None:
+        setup(env.crafter.world, env.crafter.player)  # test scaffolding only: skills never see this
+        obs = env._observe()
+    api = CrafterAPI(**api_options)
+    api.observe(obs, info)
+    result = {"ok": None, "dead": False}
+
+    def wrapped(api):
+        result["ok"] = yield from skill(api)
+
+    for action in wrapped(api):
+        obs, _, terminated, truncated, info = env.step(env.action_names.index(action))
+        api.observe(obs, info)
+        if terminated or truncated:
+            result["dead"] = terminated
+            break
+    return api, env, result
+
+
+def _obs(pos=(10, 10), view=None, inventory=None):
+    return {
+        "view": np.zeros((2, 9, 7), np.uint8) if view is None else view,
+        "inventory": np.array(inventory or [9, 9, 9, 9] + [0] * 12, np.uint8),
+        "daylight": np.array([1.0], np.float32),
+        "facing": np.array([0, 1], np.int8),
+        "pos": np.array(pos, np.int16),
+        "sleeping": np.array([0], np.uint8),
+    }
+
+
+def test_observe_builds_the_memory_map():
+    view = np.zeros((2, 9, 7), np.uint8)
+    view[0] = MATERIAL_IDS["grass"]
+    view[0, 0, 0] = MATERIAL_IDS["tree"]  # world (10-4, 10-3)
+    view[0, 8, 6] = MATERIAL_IDS["water"]  # world (14, 13)
+    view[1, 5, 3] = primitives.OBJECT_IDS["cow"]  # world (11, 10)
+    view[1, 4, 3] = primitives.OBJECT_IDS["player"]
+    api = CrafterAPI()
+    api.observe(_obs(view=view), {"achievements": {"collect_wood": 0}})
+    assert api.map[6, 7] == MATERIAL_IDS["tree"] and api.map[14, 13] == MATERIAL_IDS["water"]
+    assert api.map[5, 7] == UNKNOWN and api.map[15, 13] == UNKNOWN
+    assert api.seen("cow") == [(11, 10)] and api.seen("tree") == [(6, 7)]
+    assert api.nearby("cow", 1) == [(11, 10)] and api.nearby("tree", 2) == []
+    assert api.pos == (10, 10) and api.facing == (0, 1) and api.inventory["health"] == 9
+    # Off the world's edge the view holds 0: it stays unknown, never "outside" in the map.
+    bare = view.copy()
+    bare[1] = 0
+    api.observe(_obs(pos=(1, 1), view=bare))
+    assert api.map[0, 0] == MATERIAL_IDS["grass"] and (api.map >= UNKNOWN).all()
+    # The cow's cell was seen again without the cow: it is forgotten there.
+    api.observe(_obs(view=bare))
+    assert api.seen("cow") == []
+
+
+def test_queries_use_the_recipe_graph():
+    api = CrafterAPI()
+    api.observe(_obs(inventory=[9, 9, 9, 9, 0, 3] + [0] * 10))
+    assert api.has("wood", 3) and not api.has("wood", 4)
+    assert api.requirements("stone_pickaxe").nearby == ("table",)
+    assert api.can_make("wood_pickaxe")  # 1 wood + a table (2 wood) it can place
+    assert not api.can_make("stone_pickaxe")
+
+
+def test_primitives_give_up_without_materials_or_tools():
+    api = CrafterAPI()
+    api.observe(_obs())
+    for primitive in (api.collect("diamond"), api.make("iron_pickaxe"), api.place("table")):
+        # A failure that took no step spends one noop, so retry loops always advance the world.
+        assert next(primitive) == "noop"
+        api.observe(_obs())
+        with pytest.raises(StopIteration) as stop:
+            next(primitive)
+        assert stop.value.value is False
+
+
+def test_primitives_are_bounded():
+    # No diamond near the start: navigation explores, then gives up at its cap.
+    api, _, result = drive(lambda api: api.navigate_to("diamond", max_steps=40), seed=3,
+                           auto_survive=False)
+    assert api.step <= 40 + 3 and result["ok"] in (True, False)
+    api, _, result = drive(lambda api: api.explore(25), seed=3, auto_survive=False)
+    assert api.step <= 25 + 4 and result["ok"] is True  # a dig in progress may finish
+
+
+def test_never_steps_into_lava():
+    def lava_moat(world, player):
+        x, y = player.pos
+        for dx in range(-3, 4):
+            for dy in range(-3, 4):
+                world[(x + dx, y + dy)] = "grass"
+        for dy in range(-3, 4):
+            world[(x + 1, y + dy)] = "lava"  # a wall of lava right of the player...
+        world[(x + 1, y - 3)] = "grass"  # ...with a way round at the top
+        world[(x + 3, y)] = "tree"
+        for obj in list(world.objects):
+            if obj is not player:
+                world.remove(obj)
+
+    api, env, result = drive(lambda api: api.collect("wood", 1, max_steps=60), seed=0,
+                             setup=lava_moat, auto_survive=False)
+    assert not result["dead"] and result["ok"] is True
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 4])
+def test_wood_pickaxe_from_a_fresh_world(seed):
+    def skill(api):
+        yield from api.collect("wood", 3)
+        yield from api.place("table")
+        return (yield from api.make("wood_pickaxe"))
+
+    api, env, result = drive(skill, seed=seed, max_steps=600)
+    assert result["ok"] is True and api.has("wood_pickaxe")
+    assert api.achievements["place_table"] and api.achievements["make_wood_pickaxe"]
+
+
+def test_make_places_a_missing_table():
+    def skill(api):
+        yield from api.collect("wood", 3)
+        return (yield from api.make("wood_pickaxe"))
+
+    api, _, result = drive(skill, seed=5, max_steps=600)
+    assert result["ok"] is True and api.nearby("table", 1)
+
+
+def test_shelter_seals_the_player_in_for_the_night():
+    def skill(api):
+        yield from api.collect("wood", 3)
+        yield from api.make("wood_pickaxe")
+        return (yield from api.shelter())
+
+    api, _, result = drive(skill, seed=1, max_steps=800, auto_survive=False)
+    assert result["ok"] is True and api._sealed()
+    walkable = {MATERIAL_IDS[m] for m in ("grass", "sand", "path")}
+    around = [int(api.map[n]) for n in api._neighbours(api.pos)]
+    assert sum(m in walkable for m in around) <= 1
+
+
+def test_every_primitive_documents_itself_for_the_prompt():
+    text = primitives.describe_api()
+    for name in ("navigate_to", "face", "collect", "place", "make", "sleep", "attack", "eat",
+                 "drink", "explore", "survive", "shelter", "has", "nearby", "seen", "can_make",
+                 "requirements"):
+        method = getattr(CrafterAPI, name)
+        assert inspect.getdoc(method), name
+        assert f"{name}(" in text
+    assert "_enter" not in text
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 2, 3])  # seed 0 dies to a night swarm without a sword
+def test_tech_tree_to_iron_pickaxe(seed):
+    def skill(api):
+        for step in (lambda: api.collect("wood", 6), lambda: api.make("wood_pickaxe"),
+                     lambda: api.collect("stone", 6), lambda: api.make("stone_pickaxe"),
+                     lambda: api.collect("coal", 1), lambda: api.collect("iron", 1, max_steps=2000),
+                     lambda: api.make("iron_pickaxe")):
+            if not (yield from step()):
+                return False
+        return True
+
+    api, _, result = drive(skill, seed=seed, max_steps=5000)
+    assert result["ok"] is True and api.has("iron_pickaxe")
