@@ -42,8 +42,11 @@ def test_planner_reuses_good_library_skills_and_moves_failing_code_to_rl():
     first = plan["subactions"][0]
     assert first["kind"] == "reuse" and first["skill"] == "collect_wood"
     assert plan["subactions"][1]["kind"] == "code"
-    failures = [{"subaction": "place_table", "kind": "code", "success": False, "success_rate": 0.2}] * 2
-    kinds = {s["name"]: s["kind"] for s in offline_plan("make wood pickaxe", feedback=failures)["subactions"]}
+    failed = {"subaction": "place_table", "kind": "code", "success": False, "success_rate": 0.2,
+              "attempts": [{"attempt": 1, "success_rate": 0.2}, {"attempt": 2, "success_rate": 0.4}]}
+    kinds = {s["name"]: s["kind"] for s in offline_plan("make wood pickaxe", feedback=[failed])["subactions"]}
+    assert kinds["place_table"] == "code"  # two failed attempts: the fast agent tries again
+    kinds = {s["name"]: s["kind"] for s in offline_plan("make wood pickaxe", feedback=[failed, failed])["subactions"]}
     assert kinds["place_table"] == "rl" and kinds["collect_wood"] == "code"
 
 

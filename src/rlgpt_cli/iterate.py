@@ -27,7 +27,7 @@ class IterateConfig:
     inner: int = 3  # fast-agent attempts per sub-action and outer iteration
     episodes: int = 5  # evaluation episodes per attempt and per task evaluation
     max_steps: int = 1_000_000  # env steps for everything: evaluations and training
-    target: float = 0.8  # task success rate that ends the loops
+    target: float = 0.5  # task success rate that ends the loops ("most episodes")
     rl_steps: int = 50_000  # training steps for one rl sub-action
     use_critic: bool = True  # the ablation without the critic sends only raw results back
     force_kind: str | None = None  # "code" or "rl": the pure-code / pure-RL ablations

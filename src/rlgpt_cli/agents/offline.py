@@ -16,8 +16,8 @@ from rlgpt_cli.models.offline_provider import answerers, register_offline_answer
 
 # A library skill measured at least this good is reused, not re-planned.
 REUSE_AT = 0.8
-# Code attempts on one sub-action before the outer loop moves it to RL.
-CODE_ATTEMPTS_BEFORE_RL = 2
+# Failed code attempts on one sub-action before the outer loop moves it to RL.
+CODE_ATTEMPTS_BEFORE_RL = 3
 
 # Sub-actions whose step is an action rather than an item: the primitive that performs it.
 _ACTS = {
@@ -60,7 +60,8 @@ def answer_plan(ctx: dict[str, Any]) -> dict:
         name = subaction_name(step)
         pre, eff, success = _step_facts(step)
         tried = history.get(name, [])
-        code_failures = [h for h in tried if h.get("kind") == "code" and not h.get("success")]
+        code_failures = [a for h in tried if h.get("kind") == "code" and not h.get("success")
+                         for a in h.get("attempts") or [h]]
         skill = library.get(name)
         sub = {"name": name, "preconditions": pre, "effects": eff, "success": success}
         if skill and (skill.get("success_rate") or 0) >= REUSE_AT:
@@ -68,8 +69,8 @@ def answer_plan(ctx: dict[str, Any]) -> dict:
                     "reason": f"library skill {name} v{skill.get('version', 1)} succeeds "
                               f"{skill['success_rate']:.0%} of the time"}
         elif len(code_failures) >= CODE_ATTEMPTS_BEFORE_RL:
-            sub |= {"kind": "rl", "reason": f"{len(code_failures)} code attempts failed "
-                                            f"(best {max(h.get('success_rate', 0) for h in code_failures):.0%}): "
+            best_rate = max(a.get("success_rate") or 0 for a in code_failures)
+            sub |= {"kind": "rl", "reason": f"{len(code_failures)} code attempts failed (best {best_rate:.0%}): "
                                             "learn it with coded macro-actions instead"}
         else:
             how = {"collect": "find the source, face it and do", "place": "place it on a free tile",
@@ -213,7 +214,7 @@ def answer_critic(ctx: dict[str, Any]) -> dict:
         feedback.append(f"preconditions were not met in {causes['precondition']} episode(s)")
     attempts = int(ctx.get("attempt", {}).get("number", 1)) if isinstance(ctx.get("attempt"), dict) else 1
     kind = ctx.get("kind", "code")
-    if kind == "code" and attempts >= CODE_ATTEMPTS_BEFORE_RL + 1:
+    if kind == "code" and attempts >= CODE_ATTEMPTS_BEFORE_RL:
         revise = "plan"
         suggestions.append("move this sub-action to RL with coded macro-actions, or split it")
     elif kind == "rl":

@@ -34,7 +34,7 @@ def iterate(
     max_steps: int = typer.Option(1_000_000, "--max-steps", min=1, help="Env-step budget for all evaluation and training."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Model cost budget (USD)."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Model call budget."),
-    target: float = typer.Option(0.8, "--target", min=0, max=1, help="Task success rate that ends the loops."),
+    target: float = typer.Option(0.5, "--target", min=0, max=1, help="Task success rate that ends the loops (default: most episodes)."),
     rl_steps: int = typer.Option(50_000, "--rl-steps", min=1, help="Training steps per rl sub-action."),
     resume: Optional[int] = typer.Option(None, "--resume", help="Continue the iterate run with this id."),
 ) -> None:
