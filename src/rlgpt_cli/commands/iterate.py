@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import List, Optional
 
 import typer
@@ -23,6 +24,24 @@ def render(report: dict) -> None:
               [[s["name"], s["kind"], "" if s["success_rate"] is None else f"{s['success_rate']:.0%}"]
                for s in it["subactions"]])
     c.print(f"state: {report['state_path']}")
+
+
+def live_view(s: dict):
+    """The loops as they run: the current plan's sub-actions with their kind and result."""
+    from rich.table import Table
+
+    cfg = s["config"]
+    t = Table(title=f"iterate {s['task']}: outer {min(s['outer'] + 1, cfg['outer'])}/{cfg['outer']}, "
+                    f"{s['env_steps']:,}/{cfg['max_steps']:,} env steps, ${s['cost_usd']:.4f}")
+    for col in ("sub-action", "kind", "status", "success"):
+        t.add_column(col)
+    latest = {f["subaction"]: f for f in s["feedback"] if f.get("outer") == s["outer"] + 1}
+    for sub in (s["plan"] or {}).get("subactions", []):
+        done = latest.get(sub["name"])
+        rate = done.get("success_rate") if done else None
+        status = "pending" if not done else ("ok" if done["success"] else "failed")
+        t.add_row(sub["name"], sub["kind"], status, "" if rate is None else f"{rate:.0%}")
+    return t
 
 
 def iterate(
@@ -70,7 +89,17 @@ def iterate(
         client = model_client(settings, store, max_cost, max_calls)
         info(st, f"iterate {task.name}: models {model_label(settings.model)}; state {path}")
         loops = Loops(settings, task, saved, path, client, store, config, log=lambda m: info(st, m))
-        final = loops.run()
+        if st.json or st.quiet or not sys.stderr.isatty():
+            final = loops.run()
+        else:
+            from rich.live import Live
+
+            from rlgpt_cli.output import console as make_console
+
+            with Live(live_view(saved), console=make_console(stderr=True), refresh_per_second=4) as live:
+                loops.view = lambda s: live.update(live_view(s))
+                loops.log = live.console.print
+                final = loops.run()
         report = {k: v for k, v in final.items() if k not in ("feedback", "plan")}
         report["state_path"] = str(path)
         report["model"] = settings.model
