@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime
+import functools
 import hashlib
 import io
 import json
@@ -121,6 +122,12 @@ class Skill:
             raise LibraryError(f"skill {self.name} is a {self.kind} skill, not a policy")
         files = self.files()
         return _load_weights(files["policy.pt"], self.name), json.loads(files["config.json"])
+
+
+def _run_policy(skill: Skill, library: "Library", api, **params):
+    from rlgpt_cli.learn.policy_skill import act
+
+    return act(skill, library, api, **params)
 
 
 def content_hash(files: dict[str, bytes]) -> str:
@@ -331,6 +338,12 @@ class Library:
             **{k: record[k] for k in _RECORD_KEYS if k in record},
         )
         self._check_integrity(skill)
+        return self._runnable(skill)
+
+    def _runnable(self, skill: Skill) -> Skill:
+        """Policy skills run through the learner's trusted runner, which builds their network."""
+        if skill.kind == "policy":
+            skill.entry = functools.partial(_run_policy, skill, self)
         return skill
 
     @staticmethod
@@ -376,10 +389,10 @@ class Library:
             return Skill(name=name, version=1, kind="code", world="", description="", provenance={"source": "builtin"},
                          status="broken", problem=f"built-in skill {path}: {problem}")
         # Built-in code skills sit directly in the pack folder: give them a private view.
-        return _BuiltinSkill(
+        return self._runnable(_BuiltinSkill(
             **meta, version=1, kind=kind, provenance={"source": "builtin"}, sha256=content_hash(files),
             path=path if kind == "policy" else path.parent, best=True, builtin_file=path if kind == "code" else None,
-        )
+        ))
 
     def list(self, kind: str | None = None, world: str | None = None, all_versions: bool = False) -> list[Skill]:
         """Skills sorted by name: the best version of each (or every version)."""

@@ -1,0 +1,187 @@
+"""`rlgpt learn --subtask NAME`: PPO with coded macro-actions learns a sub-action; saved as a policy skill."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from rlgpt_cli.commands import open_store, recorded_run, state
+from rlgpt_cli.errors import TaskFailed, UsageError
+from rlgpt_cli.output import console, emit, info
+
+DEFAULT_STEPS = 30_000
+
+
+class Device(str, Enum):
+    cpu = "cpu"
+    cuda = "cuda"
+    auto = "auto"
+
+
+def read_rl_config(path: Path):
+    """An RL configuration from a JSON or YAML file, validated as the fast agent's answer."""
+    import json
+
+    from pydantic import ValidationError
+
+    from rlgpt_cli.models.schemas import RLConfig
+
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise UsageError(f"cannot read --config {path}: {exc.strerror}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+    except Exception as exc:  # json's ValueError, or yaml.YAMLError (not a ValueError)
+        raise UsageError(f"--config {path} does not parse: {str(exc).splitlines()[0]}") from None
+    try:
+        return RLConfig.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise UsageError(f"--config {path} is not a valid RL config: {where}: {first['msg']}") from None
+
+
+class _Progress:
+    """A rich progress bar on stderr over the env-step budget: steps/s, success rate, return."""
+
+    def __init__(self, enabled: bool):
+        self.bar = None
+        if enabled:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                TextColumn("{task.completed:,.0f}/{task.total:,.0f} env steps"),
+                                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
+                                console=console(stderr=True), transient=True)
+            self.task = None
+
+    def __enter__(self):
+        if self.bar:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.__exit__(*exc)
+
+    def update(self, m: dict) -> None:
+        if self.bar is None:
+            return
+        if self.task is None:
+            self.task = self.bar.add_task("learn", total=m["budget"], stats="")
+        success = "-" if m["success_rate"] is None else f"{m['success_rate']:.0%}"
+        ret = "-" if m["episodic_return"] is None else f"{m['episodic_return']:.2f}"
+        self.bar.update(self.task, completed=min(m["env_steps"], m["budget"]),
+                        stats=f"{m['sps']} steps/s  success {success}  return {ret}")
+
+
+def learn(
+    ctx: typer.Context,
+    subtask: Optional[str] = typer.Option(None, "--subtask", "-s", help="Sub-action or task name (harvest_log, place_table)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, help=f"Env-step budget for training (default: the RL config's, {DEFAULT_STEPS} from the fast agent)."),
+    num_envs: Optional[int] = typer.Option(None, "--num-envs", min=1, help="Parallel environments (default 8)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Training seed (default: the global --seed)."),
+    device: Device = typer.Option(Device.auto, "--device", help="Where the network runs."),
+    config_file: Optional[Path] = typer.Option(None, "--config", help="RL configuration (JSON or YAML) instead of asking the fast agent."),
+    no_macro: bool = typer.Option(False, "--no-macro", help="Pure PPO on the 17 native actions (the ablation)."),
+    resume: Optional[int] = typer.Option(None, "--resume", help="Continue training run RUN from its last checkpoint."),
+    episodes: int = typer.Option(20, "--episodes", "-n", min=1, max=1000, help="Held-out evaluation episodes."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Model cost budget (USD)."),
+) -> None:
+    """Learn a sub-action with PPO over Crafter's actions plus coded macro-actions; save it as a policy skill.
+
+    Exit codes: 0 success rate >= 0.8; 1 trained but below it (the policy is still saved);
+    2 bad input (unknown sub-task, invalid --config, settings too big for memory);
+    4 the reward code was refused or failed; 130 interrupted (checkpoint saved, --resume).
+    """
+    from rlgpt_cli.agents.loops import SUCCESS_TARGET
+    from rlgpt_cli.learn.ppo import PPOConfig
+    from rlgpt_cli.learn.subtask import check_fits, learn_subaction
+    from rlgpt_cli.session import model_label, open_library
+
+    st = state(ctx)
+    settings = st.settings
+    if (subtask is None) == (resume is None):
+        raise UsageError("give --subtask NAME, or --resume RUN to continue a training run")
+    seed = settings.seed if seed is None else seed
+    if num_envs is not None:  # refuse before any model call or world is built
+        defaults = PPOConfig()
+        check_fits(num_envs, defaults.num_steps, defaults.num_minibatches)
+    args = {"subtask": subtask, "steps": steps, "num_envs": num_envs, "seed": seed, "device": device.value,
+            "config": str(config_file) if config_file else None, "no_macro": no_macro, "resume": resume}
+    progress = _Progress(not (st.quiet or st.json))
+    with recorded_run(st, "learn", args):
+        library = open_library(settings)
+        log = (lambda m: progress.bar.console.print(m)) if progress.bar else (lambda m: info(st, m))
+        if resume is not None:
+            with progress:
+                report = learn_subaction(settings, None, {}, None, [], library, resume=resume, log=log,
+                                         on_update=progress.update)
+        else:
+            task, sub, prefix, config, source = _configure(st, subtask, config_file, steps, max_cost, library)
+            if no_macro:
+                config.macro_actions = []
+            info(st, f"RL config by {model_label(source)}; macro-actions: {', '.join(config.macro_actions) or 'none'}")
+            with progress:
+                report = learn_subaction(settings, task, sub, config, prefix, library, seed=seed,
+                                         num_envs=num_envs, device=device.value, log=log, episodes=episodes,
+                                         on_update=progress.update, model=source)
+        report["target"] = SUCCESS_TARGET
+        if report["success_rate"] < SUCCESS_TARGET:
+            if st.json:
+                emit(st, report)
+            raise TaskFailed(f"{report['subtask']} succeeded in {report['success_rate']:.0%} of "
+                             f"{report['episodes']} held-out episodes (target {SUCCESS_TARGET:.0%}); saved as "
+                             f"{report['skill']}; train longer with --steps")
+
+    def human(r):
+        c = console()
+        c.print(f"saved [bold]{r['skill']}[/bold] (policy): success {r['success_rate']:.0%} over {r['episodes']} "
+                f"held-out episodes after {r['env_steps']:,} env steps ({r['steps_trained']:,} decisions) "
+                f"in {r['wall_seconds']:.0f} s")
+        c.print(f"run {r['run_dir']}  (training run {r['training_id']}; TensorBoard: {r['tensorboard']}; "
+                f"curve: {r['curve']})")
+
+    emit(st, report, human)
+
+
+def _configure(st, subtask: str, config_file: Path | None, steps: int | None, max_cost, library):
+    """The task, sub-action, start-state prefix and RL config for a new run."""
+    from rlgpt_cli.agents.coder import write_rl_config
+    from rlgpt_cli.agents.loops import prefix_stages
+    from rlgpt_cli.agents.planner import catalogue
+    from rlgpt_cli.commands.plan import create_plan
+    from rlgpt_cli.session import model_client
+    from rlgpt_cli.worlds.tasks import resolve_task
+
+    settings = st.settings
+    task = resolve_task(subtask, world=settings.env)  # unknown names: NotFound, exit 2, nearest names
+    store = open_store(st)
+    client = model_client(settings, store, max_cost)
+    record = create_plan(st, task.name, client=client, store=store)
+    subs = record["plan"]["subactions"]
+    index = len(subs) - 1
+    sub = dict(subs[index], kind="rl")
+    prefix = prefix_stages(subs, index, library)
+    if config_file is not None:
+        config, source = read_rl_config(config_file), str(config_file)
+    else:
+        config, result = write_rl_config(client, task, sub, catalogue(library), [],
+                                         total_steps=steps or DEFAULT_STEPS, max_episode_steps=task.max_steps)
+        source = result.model
+    if steps is not None:
+        config.total_steps = steps
+    return task, sub, prefix, config, source
+
+
+def register(app: typer.Typer) -> None:
+    app.command("learn")(learn)

@@ -1,0 +1,367 @@
+"""Learn one sub-action end to end: RL config -> envs -> PPO -> evaluation -> policy skill.
+
+`learn_subaction` is what `rlgpt learn` and `rlgpt iterate` call for an ``rl`` sub-action.
+The run lives in a folder (``RLGPT_HOME/runs/learn-<training id>``)::
+
+    run.json        everything needed to resume (RL config, PPO config, prefix, seeds)
+    progress.json   the learning curve so far (rewritten after every PPO update)
+    checkpoint.pt   PPO checkpoint (every few updates, at the end, and on SIGINT/SIGTERM)
+    tb/             TensorBoard event files under CleanRL's tags, plus charts/env_steps
+    curve.png       success rate and return against env steps
+    eval.json       the held-out evaluation
+
+Budget. `RLConfig.total_steps` is a budget of **env steps** (world steps, macro-actions
+counted by the steps they consumed), so pure PPO and PPO with macro-actions are compared on
+the same footing. PPO plans its learning-rate schedule over that many decisions (whole
+rollouts of num_envs x 128) and stops after the update in which the env steps run out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from rlgpt_cli.errors import Interrupted, UsageError
+
+# CleanRL's defaults except where a Crafter sub-task needs otherwise: 8 envs (more episodes
+# per rollout: success is sparse at first) and update_epochs/minibatches as CleanRL.
+DEFAULT_NUM_ENVS = 8
+CHECKPOINT_EVERY = 2  # PPO updates between checkpoints
+EVAL_EPISODES = 20
+EVAL_SEED_BASE = 100_000  # held-out worlds: training uses seeds near `seed`
+# Memory a run needs, measured on Crafter with the symbolic network (rounded up): one
+# sub-environment (world, API memory, sandboxed skills), one stored transition, and one
+# sample in a training minibatch (activations kept for the backward pass).
+ENV_BYTES = 4 * 2**20
+TRANSITION_BYTES = 2 * 2**10
+MINIBATCH_SAMPLE_BYTES = 160 * 2**10
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available now (Linux/macOS), or None when the platform cannot say."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits(num_envs: int, num_steps: int, num_minibatches: int) -> None:
+    """Refuse settings whose envs and buffers cannot fit in memory (UsageError, exit 2)."""
+    batch = num_envs * num_steps
+    need = num_envs * ENV_BYTES + batch * TRANSITION_BYTES + -(-batch // num_minibatches) * MINIBATCH_SAMPLE_BYTES
+    have = available_memory()
+    if have is not None and need > 0.8 * have:
+        raise UsageError(f"{num_envs} envs x {num_steps} steps need about {need / 2**30:.1f} GiB, "
+                         f"more than the {have / 2**30:.1f} GiB available; use fewer --num-envs")
+
+
+def _check_resources(config) -> None:
+    if config.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UsageError("--device cuda: no CUDA device is available here (use cpu or auto)")
+    check_fits(config.num_envs, config.num_steps, config.num_minibatches)
+
+
+def _atomic_json(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def _skill_facts(strings: list[str]) -> dict:
+    from rlgpt_cli.agents import facts
+
+    parsed = facts.parse(strings or [])
+    return {"inventory": parsed["inventory"], "nearby": parsed["nearby"]}
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What a run needs, as saved in run.json (a resumed run rebuilds everything from it)."""
+
+    subtask: dict
+    task: str
+    world: str
+    rl_config: dict
+    ppo: dict
+    prefix: list[dict]
+    macro_versions: dict
+    macro_step_cap: int
+    eval_seeds: list[int]
+    model: str
+
+
+class _Stopper:
+    """SIGINT/SIGTERM ask the run to stop after the current update (then it checkpoints)."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_Stopper":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.signal is not None:  # a second Ctrl-C: stop now, the last checkpoint stands
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __exit__(self, *exc) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+
+def _prefix_records(prefix: list) -> list[dict]:
+    return [{"name": s.name, "skill": s.skill.name, "version": s.skill.version, "effects": s.effects,
+             "params": s.params, "max_steps": s.max_steps} for s in prefix]
+
+
+def _prefix_stages(records: list[dict], library) -> list:
+    from rlgpt_cli.composer import Stage
+    from rlgpt_cli.errors import NotFound
+
+    stages = []
+    for r in records:
+        try:
+            skill = library.get(r["skill"], r["version"])
+        except NotFound:  # that version was removed since: the best one starts it as well
+            skill = library.get(r["skill"])
+        stages.append(Stage(r["name"], skill, r["effects"], params=r["params"], max_steps=r["max_steps"]))
+    return stages
+
+
+def _env_factory(plan: _Plan, library, prefix: list, gamma: float) -> Callable[[int], Any]:
+    from rlgpt_cli.learn.macro import RewardSpec, SubtaskEnv, load_macros
+
+    term = plan.rl_config["termination"]
+
+    def make(seed: int):
+        rewards = RewardSpec(plan.rl_config["reward_code"], term["success"], plan.subtask["name"])
+        macros = load_macros(library, plan.rl_config["macro_actions"], plan.macro_versions)
+        return SubtaskEnv(rewards, macros, term["max_episode_steps"], prefix=prefix, seed=seed, gamma=gamma,
+                          macro_step_cap=plan.macro_step_cap)
+
+    return make
+
+
+def learn_subaction(settings, task, sub: dict, config, prefix: list, library, *, seed: int = 0,
+                    num_envs: int | None = None, device: str = "auto", log: Callable[[str], None] = print,
+                    run_dir: str | Path | None = None, resume: int | None = None,
+                    episodes: int = EVAL_EPISODES, on_update: Callable[[dict], None] | None = None,
+                    model: str | None = None, checkpoint_every: int = CHECKPOINT_EVERY) -> dict:
+    """Train PPO on sub-action `sub` with the fast agent's RL `config`, evaluate it on held-out
+    seeds and save it as a policy skill. Returns success_rate, env_steps, skill ("name vN")
+    and where everything went.
+
+    `prefix`: composer Stages that reach the sub-action's start state. `resume`: a training
+    run id to continue from its last checkpoint (then `config`, `prefix` and the settings
+    saved with that run are used). `on_update` gets a progress dict after every PPO update.
+    Raises Interrupted (exit 130, run marked interrupted, resumable) on SIGINT/SIGTERM, and
+    lets a SandboxError from the reward code through after marking the run failed.
+    """
+    from rlgpt_cli.learn import ppo
+    from rlgpt_cli.learn.macro import MACRO_STEP_CAP, load_macros
+    from rlgpt_cli.store import Store
+
+    store = Store(settings.db_path)
+    try:
+        if resume is not None:
+            record = store.get_training(resume)
+            training_id, run_dir = resume, Path(record["directory"])
+            try:
+                plan = _Plan(**json.loads((run_dir / "run.json").read_text()))
+            except (OSError, ValueError, TypeError) as exc:
+                raise UsageError(f"training run {resume} cannot be resumed: {run_dir / 'run.json'}: {exc}") from None
+            if not (run_dir / "checkpoint.pt").exists():
+                raise UsageError(f"training run {resume} has no checkpoint yet ({run_dir}); start it again")
+            ppo_config = ppo.PPOConfig(**plan.ppo)
+            prefix = _prefix_stages(plan.prefix, library)
+            store.update_training(training_id, status="running", ended_at=None)
+        else:
+            rl = config.model_dump()
+            num_envs = num_envs or DEFAULT_NUM_ENVS
+            ppo_config = ppo.PPOConfig(total_timesteps=rl["total_steps"], num_envs=num_envs, seed=seed,
+                                       device=device)
+            _check_resources(ppo_config)  # before anything is recorded or built
+            macros = load_macros(library, rl["macro_actions"])
+            plan = _Plan(subtask=sub, task=task.name, world=task.world, rl_config=rl,
+                         ppo=dataclasses.asdict(ppo_config), prefix=_prefix_records(prefix),
+                         macro_versions={s.name: s.version for s in macros}, macro_step_cap=MACRO_STEP_CAP,
+                         eval_seeds=[EVAL_SEED_BASE + seed * 1000 + i for i in range(episodes)],
+                         model=model or settings.model)
+            training_id = store.start_training(sub["name"], task.world, "", rl, rl["total_steps"])
+            run_dir = Path(run_dir or settings.runs_dir / f"learn-{training_id}")
+            run_dir.mkdir(parents=True, exist_ok=True)
+            store.update_training(training_id, directory=str(run_dir))
+            _atomic_json(run_dir / "run.json", dataclasses.asdict(plan))
+        return _run(store, training_id, run_dir, plan, ppo_config, library, prefix, resume is not None,
+                    log, on_update, checkpoint_every)
+    finally:
+        store.close()
+
+
+def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, library, prefix: list,
+         resuming: bool, log, on_update, checkpoint_every: int) -> dict:
+    from torch.utils.tensorboard import SummaryWriter
+
+    from rlgpt_cli.errors import RlgptError
+    from rlgpt_cli.learn import ppo
+
+    name = plan.subtask["name"]
+    budget = int(plan.rl_config["total_steps"])
+    checkpoint = run_dir / "checkpoint.pt"
+    progress_path = run_dir / "progress.json"
+    curve: list[dict] = []
+    base_steps, base_seconds = 0, 0.0
+    if resuming:
+        # The curve may have run past the last checkpoint (a kill -9 between the two): keep
+        # what the checkpoint covers, so env steps and the curve match the weights resumed.
+        done = ppo.load_checkpoint(checkpoint)["global_step"]
+        saved = json.loads(progress_path.read_text()) if progress_path.exists() else {"curve": []}
+        curve = [p for p in saved["curve"] if p["global_step"] <= done]
+        if curve:
+            base_steps, base_seconds = curve[-1]["env_steps"], curve[-1]["seconds"]
+        log(f"resuming training run {training_id} ({name}) at {done} decisions, {base_steps} env steps")
+    macros = plan.rl_config["macro_actions"]
+    log(f"learning {name}: PPO on {ppo_config.num_envs} envs, budget {budget} env steps, "
+        f"macro-actions: {', '.join(macros) or 'none (pure PPO)'}; run {run_dir}")
+
+    make = _env_factory(plan, library, prefix, ppo_config.gamma)
+    envs = ppo.SyncEnvs([functools.partial(make, ppo_config.seed + i) for i in range(ppo_config.num_envs)])
+
+    def env_steps() -> int:
+        return base_steps + sum(e.total_env_steps for e in envs.envs)
+
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=curve[-1]["global_step"] + 1 if curve else None)
+    started = time.time()
+
+    def after_update(m: dict) -> None:
+        point = {"update": m["update"], "global_step": m["global_step"], "env_steps": env_steps(),
+                 "seconds": base_seconds + time.time() - started, "success_rate": m["success_rate"],
+                 "episodic_return": m["episodic_return"], "episodes": m["episodes"], "sps": m["sps"]}
+        curve.append(point)
+        writer.add_scalar("charts/env_steps", point["env_steps"], m["global_step"])
+        _atomic_json(progress_path, {"training_id": training_id, "curve": curve})
+        store.update_training(training_id, global_step=point["env_steps"], success_rate=m["success_rate"])
+        if on_update is not None:
+            on_update({**m, **point, "budget": budget})
+
+    try:
+        with _Stopper() as stopper:
+            result = ppo.train(
+                envs, ppo_config, writer=writer, on_update=after_update, checkpoint_path=checkpoint,
+                checkpoint_every=checkpoint_every, resume_from=checkpoint if resuming else None,
+                should_stop=lambda: stopper.signal is not None or env_steps() >= budget,
+            )
+        if stopper.signal is not None:
+            store.update_training(training_id, status="interrupted")
+            raise Interrupted(f"learning {name} stopped by signal {stopper.signal} at {env_steps()} env steps; "
+                              f"checkpoint saved; resume with: rlgpt learn --resume {training_id}")
+        trained_steps = env_steps()
+        log(f"trained {name}: {result.global_step} decisions, {trained_steps} env steps in "
+            f"{base_seconds + time.time() - started:.0f} s; evaluating on {len(plan.eval_seeds)} held-out seeds")
+        report = _evaluate_and_save(store, training_id, run_dir, plan, library, make,
+                                    result, trained_steps, curve)
+        report["wall_seconds"] = round(base_seconds + time.time() - started, 1)
+        store.update_training(training_id, status="ok", success_rate=report["success_rate"])
+        return report
+    except (Interrupted, KeyboardInterrupt):
+        store.update_training(training_id, status="interrupted")
+        raise
+    except RlgptError as exc:  # e.g. the reward code raised: same error class, with the run's fate
+        store.update_training(training_id, status="failed")
+        have = "its last checkpoint is kept" if checkpoint.exists() else "no checkpoint had been written"
+        # Re-raised as its documented class (same exit code) with the run's fate added.
+        cls = next(c for c in type(exc).__mro__ if c.__module__ == RlgptError.__module__)
+        raise cls(f"{exc.message}; training run {training_id} marked failed ({have})") from None
+    finally:
+        writer.close()
+        envs.close()
+
+
+def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, make,
+                       result, trained_steps: int, curve: list[dict]) -> dict:
+    from rlgpt_cli.learn import ppo
+
+    eval_envs: list = []
+
+    def eval_env():
+        eval_envs.append(make(plan.eval_seeds[0]))
+        return eval_envs[-1]
+
+    # Sampled actions, as the policy skill runs: a deterministic policy facing a wall
+    # (same observation, same argmax) can repeat one useless move forever.
+    ev = ppo.evaluate(result.agent, eval_env, episodes=len(plan.eval_seeds), seeds=plan.eval_seeds,
+                      deterministic=False)
+    eval_steps = sum(e.total_env_steps for e in eval_envs)
+    success = float(ev["success_rate"] or 0.0)
+    _atomic_json(run_dir / "eval.json", {**ev, "seeds": plan.eval_seeds, "env_steps": eval_steps})
+    store.add_evaluation(plan.task, plan.world, f"policy:{plan.subtask['name']}", len(plan.eval_seeds),
+                         plan.eval_seeds, success, {"training_id": training_id, "mean_return": ev["mean_return"]})
+    curve_png = _plot(run_dir / "curve.png", curve, plan.subtask["name"], plan.rl_config["macro_actions"])
+
+    rl = plan.rl_config
+    config = {
+        "world": plan.world, "task": plan.task, "subtask": plan.subtask["name"],
+        "observation": rl["observation"], "network": result.agent.spec(),
+        "native_actions": result.agent.n_actions - len(rl["macro_actions"]),
+        "macro_actions": rl["macro_actions"], "macro_versions": plan.macro_versions,
+        "macro_step_cap": plan.macro_step_cap, "reward_code": rl["reward_code"],
+        "termination": rl["termination"], "ppo": plan.ppo, "deterministic": False,
+    }
+    state = {k: v.detach().cpu() for k, v in result.agent.state_dict().items()}
+    macros = rl["macro_actions"]
+    description = (f"Learned policy for {plan.subtask['name']} (PPO"
+                   + (f" with macro-actions {', '.join(macros)}" if macros else ", native actions only")
+                   + f"): {plan.subtask.get('success') or rl['termination']['success']}.")
+    skill = library.add_policy_skill(
+        plan.subtask["name"], state, config, description=description, world=plan.world,
+        preconditions=_skill_facts(plan.subtask.get("preconditions", [])),
+        effects=_skill_facts(plan.subtask.get("effects", [])),
+        params={"max_steps": rl["termination"]["max_episode_steps"]},
+        metrics={"success_rate": success, "episodes": len(plan.eval_seeds), "seeds": plan.eval_seeds,
+                 "steps_trained": result.global_step, "env_steps": trained_steps},
+        provenance={"model": plan.model, "training_run_id": training_id, "prompt": "fast_agent_rl"},
+    )
+    return {
+        "subtask": plan.subtask["name"], "task": plan.task, "training_id": training_id,
+        "success_rate": success, "episodes": len(plan.eval_seeds), "seeds": plan.eval_seeds,
+        "env_steps": trained_steps, "eval_env_steps": eval_steps, "steps_trained": result.global_step,
+        "macro_actions": macros, "skill": f"{skill.name} v{skill.version}",
+        "run_dir": str(run_dir), "tensorboard": str(run_dir / "tb"), "checkpoint": str(run_dir / "checkpoint.pt"),
+        "curve": str(curve_png), "curve_points": len(curve),
+    }
+
+
+def _plot(path: Path, curve: list[dict], name: str, macros: list[str]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
+    pts = [p for p in curve if p["success_rate"] is not None]
+    top.plot([p["env_steps"] for p in pts], [p["success_rate"] for p in pts], marker=".")
+    top.set_ylabel("training success rate")
+    top.set_ylim(-0.05, 1.05)
+    top.set_title(f"{name}: PPO" + (f" + macro-actions ({', '.join(macros)})" if macros else " (native actions)"))
+    pts = [p for p in curve if p["episodic_return"] is not None]
+    bottom.plot([p["env_steps"] for p in pts], [p["episodic_return"] for p in pts], marker=".", color="tab:orange")
+    bottom.set_ylabel("episodic return")
+    bottom.set_xlabel("env steps")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,240 @@
+"""RL-GPT's learning stage: the macro-action env, `rlgpt learn`, policy skills, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from rlgpt_cli.errors import SandboxError
+
+SUCCESS_WOOD = "info['achievements'].get('collect_wood', 0) > 0"
+WOOD_REWARD = (
+    "def reward(prev, obs, info):\n"
+    "    return float(obs['inventory'][5]) - float(prev['inventory'][5])\n"
+)
+
+
+@pytest.fixture
+def library(tmp_path):
+    from rlgpt_cli.library import Library
+    from rlgpt_cli.resources import builtin_skills_dir
+
+    return Library(tmp_path / "library", builtin_dirs=[builtin_skills_dir()])
+
+
+def make_env(library, macros, reward=WOOD_REWARD, success=SUCCESS_WOOD, max_steps=500, **kwargs):
+    from rlgpt_cli.learn.macro import RewardSpec, SubtaskEnv, load_macros
+
+    rewards = RewardSpec(reward, success, "collect_wood")
+    return SubtaskEnv(rewards, load_macros(library, macros), max_steps, seed=3, **kwargs)
+
+
+def write_config(path, **overrides):
+    config = {"subtask": "collect_wood", "macro_actions": ["goto_tree"], "reward_code": WOOD_REWARD,
+              "termination": {"success": SUCCESS_WOOD, "max_episode_steps": 60}, "total_steps": 300}
+    config.update(overrides)
+    path.write_text(json.dumps(config))
+    return str(path)
+
+
+# --- the macro-action env ----------------------------------------------------------------
+
+
+def test_macro_action_is_one_decision_over_several_env_steps(library):
+    from rlgpt_cli.learn.macro import NATIVE
+
+    gamma = 0.9
+    # Reward 1 on every env step and a success that never holds: a macro's reward is then
+    # exactly sum_k gamma^k over the steps it took.
+    env = make_env(library, ["explore"], reward="def reward(prev, obs, info):\n    return 1.0\n",
+                   success="False", gamma=gamma)
+    obs, info = env.reset(seed=3)
+    assert env.action_space.n == NATIVE + 1 and obs["action_mask"].tolist() == [1] * (NATIVE + 1)
+    obs, reward, terminated, truncated, info = env.step(NATIVE)
+    n = info["env_steps"]
+    assert info["macro"] == "explore" and 1 < n <= 100
+    assert env.total_env_steps == n
+    assert math.isclose(reward, (1 - gamma**n) / (1 - gamma), rel_tol=1e-6)
+    obs, reward, *_, info = env.step(0)  # a native action: one env step, undiscounted reward
+    assert info["env_steps"] == 1 and reward == 1.0 and env.total_env_steps == n + 1
+
+
+def test_macro_whose_preconditions_fail_is_masked(library):
+    from rlgpt_cli.learn.macro import NATIVE
+
+    env = make_env(library, ["goto_tree", "place_table"])  # place_table needs 2 wood
+    obs, _ = env.reset(seed=3)
+    assert obs["action_mask"][:NATIVE].all()
+    assert obs["action_mask"][NATIVE:].tolist() == [1, 0]
+
+
+def test_success_rewards_and_terminates(library):
+    env = make_env(library, ["collect_wood"])
+    env.reset(seed=3)
+    obs, reward, terminated, truncated, info = env.step(env.action_names.index("collect_wood"))
+    assert terminated and not truncated and info["success"]
+    assert reward > 1.0  # the wood gained (reward code, discounted) plus the success signal
+
+
+def test_episode_truncates_at_max_episode_steps(library):
+    env = make_env(library, [], success="False", max_steps=5)
+    env.reset(seed=3)
+    ends = [env.step(0)[3] for _ in range(5)]
+    assert ends == [False] * 4 + [True]
+
+
+@pytest.mark.parametrize("code", [
+    "import os\ndef reward(prev, obs, info):\n    return 0.0\n",
+    "def reward(prev, obs, info):\n    return obs.__class__\n",
+    "def reward(prev, obs, info):\n    open('/etc/passwd')\n    return 0.0\n",
+])
+def test_hostile_reward_code_is_refused(library, code):
+    with pytest.raises(SandboxError, match="refused"):
+        make_env(library, [], reward=code)
+
+
+def test_success_expression_cannot_smuggle_statements(library):
+    with pytest.raises(SandboxError, match="not one Python expression"):
+        make_env(library, [], success="True\nimport os")
+
+
+@pytest.mark.parametrize("code, message", [
+    ("def reward(prev, obs, info):\n    return 1 / 0\n", "ZeroDivisionError"),
+    ("def reward(prev, obs, info):\n    return float('nan')\n", "finite number"),
+    ("def reward(prev, obs, info):\n    return 'lots'\n", "not a number"),
+])
+def test_bad_reward_is_a_clear_error(library, code, message):
+    env = make_env(library, [], reward=code)
+    env.reset(seed=3)
+    with pytest.raises(SandboxError, match=message) as err:
+        env.step(0)
+    assert "reward code for collect_wood" in err.value.message and "\n" not in err.value.message
+
+
+# --- rlgpt learn ---------------------------------------------------------------------------
+
+
+def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
+    from rlgpt_cli.library import run_skill
+    from rlgpt_cli.session import open_library
+    from rlgpt_cli.settings import Settings
+    from rlgpt_cli.worlds.crafter.env import CrafterWorld
+    from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
+
+    config = write_config(tmp_path / "rl.json")
+    r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "1",
+            "--episodes", "2")
+    assert r.exit_code in (0, 1), r.stderr
+    report = r.json()
+    assert report["skill"] == "collect_wood v1" and report["macro_actions"] == ["goto_tree"]
+    # The budget caps env steps; PPO's schedule runs whole rollouts (2 of 128 decisions here).
+    assert report["steps_trained"] == 256 and report["env_steps"] >= 256
+    for key in ("run_dir", "checkpoint", "curve"):
+        assert os.path.exists(report[key]), key
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(report["tensorboard"]))
+
+    listed = cli("--json", "skills", "list", "--kind", "policy").json()
+    assert [(s["name"], s["kind"]) for s in listed] == [("collect_wood", "policy")]
+    assert listed[0]["metrics"]["env_steps"] == report["env_steps"]
+
+    skill = open_library(Settings.resolve()).get("collect_wood")
+    world = CrafterWorld(seed=7)
+    obs, info = world.reset(seed=7)
+    api = CrafterAPI()
+    api.observe(obs, info)
+    result = run_skill(skill, world, api, max_steps=40)
+    assert result.error is None and 0 < result.steps <= 40
+
+
+def test_learn_unknown_subtask_names_the_nearest(cli):
+    r = cli("learn", "--subtask", "harvest_lgo")
+    assert r.exit_code == 2
+    assert "harvest_log" in r.stderr or "collect_wood" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_learn_refuses_settings_beyond_memory(cli):
+    r = cli("learn", "--subtask", "harvest_log", "--num-envs", "100000")
+    assert r.exit_code == 2 and "GiB" in r.stderr
+
+
+def test_learn_invalid_config_file(cli, tmp_path):
+    bad = tmp_path / "rl.json"
+    bad.write_text(json.dumps({"subtask": "x", "reward_code": "def r(): pass", "termination": "True"}))
+    r = cli("learn", "--subtask", "harvest_log", "--config", str(bad))
+    assert r.exit_code == 2 and "reward_code" in r.stderr
+
+
+def test_learn_reward_nan_fails_the_run_cleanly(cli, tmp_path):
+    from rlgpt_cli.settings import Settings
+    from rlgpt_cli.store import Store
+
+    config = write_config(tmp_path / "rl.json",
+                          reward_code="def reward(prev, obs, info):\n    return float('nan')\n")
+    r = cli("learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "1")
+    assert r.exit_code == 4
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "finite number" in errors[0] and "training run 1 marked failed" in errors[0]
+    store = Store(Settings.resolve().db_path)
+    assert store.get_training(1)["status"] == "failed"
+
+
+# --- interruption and resume (a real `rlgpt learn` process) ------------------------------
+
+
+def _start(rlgpt_exe, tmp_path, steps: int):
+    config = write_config(tmp_path / "rl.json", total_steps=steps)
+    return subprocess.Popen(
+        [rlgpt_exe, "--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "2",
+         "--episodes", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+
+
+def _wait_for_checkpoint(home, proc, timeout=120):
+    path = home / "runs" / "learn-1" / "checkpoint.pt"
+    deadline = time.time() + timeout
+    while not path.exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "no checkpoint written"
+        time.sleep(0.2)
+    return path
+
+
+@pytest.mark.slow
+def test_sigterm_checkpoints_and_marks_interrupted(rlgpt_exe, tmp_path, isolated_home):
+    from rlgpt_cli.settings import Settings
+    from rlgpt_cli.store import Store
+
+    proc = _start(rlgpt_exe, tmp_path, steps=200_000)
+    _wait_for_checkpoint(isolated_home, proc)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "resume with: rlgpt learn --resume 1" in err
+    assert Store(Settings.resolve().db_path).get_training(1)["status"] == "interrupted"
+
+
+@pytest.mark.slow
+def test_kill_9_then_resume_continues_from_the_checkpoint(rlgpt_exe, tmp_path, isolated_home):
+    from rlgpt_cli.learn.ppo import load_checkpoint
+
+    proc = _start(rlgpt_exe, tmp_path, steps=2_500)
+    checkpoint = _wait_for_checkpoint(isolated_home, proc)
+    proc.kill()  # SIGKILL: no handler runs
+    proc.wait(timeout=30)
+    done = load_checkpoint(checkpoint)["global_step"]
+    assert done > 0
+
+    r = subprocess.run([rlgpt_exe, "--json", "learn", "--resume", "1"], capture_output=True, text=True,
+                       env=os.environ.copy(), timeout=600)
+    assert r.returncode in (0, 1), r.stderr
+    report = json.loads(r.stdout)
+    assert report["training_id"] == 1 and report["env_steps"] >= 2_500
+    assert report["steps_trained"] > done
+    assert f"resuming training run 1 (collect_wood) at {done} decisions" in r.stderr
