@@ -154,17 +154,23 @@ def answer_code(ctx: dict[str, Any]) -> dict:
 
 def answer_rl(ctx: dict[str, Any]) -> dict:
     """Reward: the sub-action's target item gained (and its achievement), a small penalty
-    for losing health; macro-actions: library code skills that reach the target's source."""
+    for losing health. Macro-actions: ``explore``, the library code skills that provide the
+    sub-action's preconditions (what code does well: fetching materials, placing stations),
+    and the ``goto_`` skill of the target's source; the policy learns when to use them."""
     sub = ctx["subaction"]
     name = sub["name"]
     kind, _, target = name.partition("_")
-    item = target if kind == "collect" else (target if kind in ("make", "place") else None)
-    library = ctx.get("library", [])
-    macros = [s["name"] for s in library
-              if s.get("kind") == "code" and s["name"] != name
-              and (s["name"].startswith("goto_") or s["name"] in ("explore", "survive"))
-              and (not item or item in s["name"] or s["name"] in ("explore",)
-                   or s.get("params", {}).get("target") == item)]
+    item = target if kind in ("collect", "make", "place") else None
+    needs = facts.parse(sub.get("preconditions", []))
+    needed = set(needs.get("inventory", {})) | set(needs.get("nearby", []))
+    macros = []
+    for skill in ctx.get("library", []):
+        if skill.get("kind") != "code" or skill["name"] == name:
+            continue
+        effects = skill.get("effects") or {}
+        gives = set(effects.get("inventory", {})) | set(effects.get("nearby", []))
+        if skill["name"] == "explore" or gives & needed or (item and skill["name"] == f"goto_{item}"):
+            macros.append(skill["name"])
     lines = ["def reward(prev, obs, info):", "    r = 0.0"]
     if item and kind == "collect":
         idx = ctx.get("observation", {}).get("inventory", []).index(item) \
