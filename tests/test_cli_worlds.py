@@ -33,3 +33,10 @@ def test_tasks_show_resolves_phrases(cli):
     assert cli("--json", "tasks", "show", "obtain diamond").json()["name"] == "collect_diamond"
     r = cli("tasks", "show", "obtain unicorn")
     assert r.exit_code == ExitCode.USAGE and r.stderr.count("\n") == 1
+
+
+def test_minedojo_tasks_come_from_the_default_plugin(cli):
+    tasks = {t["name"]: t for t in cli("--json", "tasks", "list", "--env", "minedojo").json()}
+    assert "collect_wood" in tasks and all(t["world"] == "minedojo" for t in tasks.values())
+    shown = cli("--json", "--env", "minedojo", "tasks", "show", "harvest_log").json()
+    assert shown["world"] == "minedojo"

@@ -68,8 +68,23 @@ def register_task(task: Task, replace: bool = False) -> Task:
     return task
 
 
+_plugin_tasks_loaded = False
+
+
+def _load_plugin_tasks() -> None:
+    """Once per process: the tasks plugins register (MineDojo's among the built-ins)."""
+    global _plugin_tasks_loaded
+    if _plugin_tasks_loaded:
+        return
+    _plugin_tasks_loaded = True
+    from rlgpt_cli import plugins
+
+    plugins.call_hook("register_tasks", lambda task: register_task(task, replace=True))
+
+
 def list_tasks(world: str | None = None) -> list[Task]:
     """All tasks, or one world's, sorted by world then name."""
+    _load_plugin_tasks()
     return [t for (w, _), t in sorted(_catalogue().items()) if world is None or w == world]
 
 
