@@ -83,7 +83,7 @@ def variant_pure_rl(task_name: str, seed: int, max_steps: int, episodes: int) ->
 VARIANTS = {
     "pure RL": lambda t, s, b, e: variant_pure_rl(t, s, b, e),
     "pure code": lambda t, s, b, e: variant_iterate(t, s, b, e, force_kind="code"),
-    "slow+fast, no critic": lambda t, s, b, e: variant_iterate(t, s, b, e, use_critic=False),
+    "slow+fast without critic": lambda t, s, b, e: variant_iterate(t, s, b, e, use_critic=False),
     "RL-GPT (slow+fast+critic)": lambda t, s, b, e: variant_iterate(t, s, b, e),
 }
 

@@ -11,11 +11,11 @@ run resumes where it stopped.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from rlgpt_cli.atomic import atomic_write_json
 from rlgpt_cli.errors import BudgetExceeded, NotFound, UsageError
 
 STATE_VERSION = 1
@@ -39,13 +39,7 @@ def state_path(runs_dir: Path, run_id: int) -> Path:
 
 def save_state(path: Path, state: dict) -> None:
     """Atomic: a kill mid-write leaves the previous state."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w") as f:
-        json.dump(state, f, indent=2)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write_json(path, state)
 
 
 def load_state(path: Path) -> dict:

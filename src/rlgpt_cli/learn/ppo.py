@@ -49,11 +49,11 @@ gain).
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import math
 import os
 import random
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -68,6 +68,8 @@ import torch.nn as nn
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space, create_empty_array
+
+from rlgpt_cli.atomic import atomic_write
 
 CHECKPOINT_FORMAT = "rlgpt-ppo-checkpoint"
 POLICY_FORMAT = "rlgpt-ppo-policy"
@@ -464,17 +466,11 @@ def _stack_obs(items: list[Any], device: torch.device) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def _atomic_write(path: Path, write: Callable[[str], None]) -> None:
-    """Write to a temp file in the same directory, then os.replace: readers never see half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _atomic_write(path: Path, write: Callable[[io.BytesIO], None]) -> None:
+    """``write`` into memory, then write the bytes atomically: readers never see half."""
+    buffer = io.BytesIO()
+    write(buffer)
+    atomic_write(path, buffer.getvalue())
 
 
 def _rng_state() -> dict[str, Any]:
@@ -519,9 +515,9 @@ def save_policy(agent: Agent, path: str | os.PathLike, metadata: dict[str, Any] 
     path = Path(path)
     meta_path = path.with_suffix(".json")
     state = {k: v.detach().cpu() for k, v in agent.state_dict().items()}
-    _atomic_write(path, lambda tmp: torch.save(state, tmp))
+    _atomic_write(path, lambda f: torch.save(state, f))
     doc = {"format": POLICY_FORMAT, "version": FORMAT_VERSION, **agent.spec(), "metadata": metadata or {}}
-    _atomic_write(meta_path, lambda tmp: Path(tmp).write_text(json.dumps(doc, indent=2) + "\n"))
+    _atomic_write(meta_path, lambda f: f.write((json.dumps(doc, indent=2) + "\n").encode()))
     return meta_path
 
 
@@ -752,7 +748,7 @@ def _train(
             "recent_returns": [float(r) for r in recent_returns],
             "recent_lengths": [int(n) for n in recent_lengths],
         }
-        _atomic_write(checkpoint_path, lambda tmp: torch.save(state, tmp))
+        _atomic_write(checkpoint_path, lambda f: torch.save(state, f))
 
     # Rollout storage for what arrives from the env, allocated once. Observations keep their
     # own dtype (uint8 ids stay uint8); rewards/dones/valid live in numpy because they come

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from rlgpt_cli.atomic import atomic_write_json
 from rlgpt_cli.errors import Interrupted, UsageError
 
 # CleanRL's defaults except where a Crafter sub-task needs otherwise: 8 envs (more episodes
@@ -69,12 +70,6 @@ def _check_resources(config) -> None:
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available here (use cpu or auto)")
     check_fits(config.num_envs, config.num_steps, config.num_minibatches)
-
-
-def _atomic_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def _skill_facts(strings: list[str]) -> dict:
@@ -205,7 +200,7 @@ def learn_subaction(settings, task, sub: dict, config, prefix: list, library, *,
             run_dir = Path(run_dir or settings.runs_dir / f"learn-{training_id}")
             run_dir.mkdir(parents=True, exist_ok=True)
             store.update_training(training_id, directory=str(run_dir))
-            _atomic_json(run_dir / "run.json", dataclasses.asdict(plan))
+            atomic_write_json(run_dir / "run.json", dataclasses.asdict(plan))
         return _run(store, training_id, run_dir, plan, ppo_config, library, prefix, resume is not None,
                     log, on_update, checkpoint_every)
     finally:
@@ -253,7 +248,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
                  "episodic_return": m["episodic_return"], "episodes": m["episodes"], "sps": m["sps"]}
         curve.append(point)
         writer.add_scalar("charts/env_steps", point["env_steps"], m["global_step"])
-        _atomic_json(progress_path, {"training_id": training_id, "curve": curve})
+        atomic_write_json(progress_path, {"training_id": training_id, "curve": curve})
         store.update_training(training_id, global_step=point["env_steps"], success_rate=m["success_rate"])
         if on_update is not None:
             on_update({**m, **point, "budget": budget})
@@ -307,7 +302,7 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
                       deterministic=False)
     eval_steps = sum(e.total_env_steps for e in eval_envs)
     success = float(ev["success_rate"] or 0.0)
-    _atomic_json(run_dir / "eval.json", {**ev, "seeds": plan.eval_seeds, "env_steps": eval_steps})
+    atomic_write_json(run_dir / "eval.json", {**ev, "seeds": plan.eval_seeds, "env_steps": eval_steps})
     store.add_evaluation(plan.task, plan.world, f"policy:{plan.subtask['name']}", len(plan.eval_seeds),
                          plan.eval_seeds, success, {"training_id": training_id, "mean_return": ev["mean_return"]})
     curve_png = _plot(run_dir / "curve.png", curve, plan.subtask["name"], plan.rl_config["macro_actions"])

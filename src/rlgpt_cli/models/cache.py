@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from rlgpt_cli.atomic import atomic_write_json
 
 
 def cache_key(model: str, messages: list[dict[str, Any]], schema: str | None, params: dict[str, Any]) -> str:
@@ -42,13 +42,4 @@ class DiskCache:
 
     def put(self, key: str, entry: dict[str, Any]) -> None:
         """Write atomically, so a concurrent reader or a kill never sees half a file."""
-        path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(entry, f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_json(self._path(key), entry, ensure_ascii=False, indent=None)
