@@ -27,8 +27,10 @@ CHAIN = ("collect_wood", "place_table", "make_wood_pickaxe", "collect_stone", "m
 
 def tech_tree(api):
     """The composed skill: each stage's primitive, retried until its goal holds."""
+    # Wood for everything on the way, and for a second table by the iron: walking back to
+    # the first one from the mountains costs more than the two wood (9 is the cap).
     wood_for = {"table": 2, "wood_pickaxe": 1, "wood_sword": 1, "stone_pickaxe": 1,
-                "stone_sword": 1, "iron_pickaxe": 1}
+                "stone_sword": 1, "iron_pickaxe": 1, "second_table": 2}
     stages = (
         (lambda: api.has("wood", sum(wood_for.values())) or api.has("wood_pickaxe"),
          lambda: api.collect("wood", sum(wood_for.values()) - api.inventory["wood"])),

@@ -178,3 +178,57 @@ def test_tech_tree_to_iron_pickaxe(seed):
 
     api, _, result = drive(skill, seed=seed, max_steps=5000)
     assert result["ok"] is True and api.has("iron_pickaxe")
+
+
+def test_survives_the_first_night_sealed_in():
+    # A plain skill that keeps mining through the evening: the survival reflexes top up
+    # food and water, seal the player in for the night and bring it out alive at dawn.
+    dark = []
+
+    def skill(api):
+        yield from api.collect("wood", 5)
+        yield from api.make("wood_pickaxe")
+        yield from api.make("wood_sword")
+        while api.step < 420:
+            yield from api.collect("stone", 9)
+            yield from api.explore(20)
+        return True
+
+    def checked(api):
+        inner = skill(api)
+        try:
+            while True:
+                yield next(inner)
+                if api.daylight < 0.1:  # the darkest part of the night
+                    dark.append(api._sealed())
+        except StopIteration as stop:
+            return stop.value
+
+    api, _, result = drive(checked, seed=9, max_steps=450)
+    assert not result["dead"] and api.step >= 420
+    assert dark and sum(dark) >= 0.75 * len(dark) and dark[-1]  # sealed in for the darkest hours
+    assert api.achievements["place_stone"] and api.achievements["wake_up"]
+
+
+def test_daylight_clock_reads_time_to_dawn():
+    api = CrafterAPI()
+    for step, daylight in ((0, 0.8), (200, 0.016), (250, 0.24)):
+        api.daylight, api._daylight_before = daylight, daylight - 0.01  # rising
+        assert api._steps_to(primitives.DAWN) < 100
+    api.daylight, api._daylight_before = 0.47, 0.5  # falling: evening, about 160 steps to dawn
+    assert 140 < api._steps_to(primitives.DAWN) < 175 and api._evening() and not api._dark()
+    api.daylight, api._daylight_before = 0.1, 0.12  # falling, nearly night: time to hide
+    assert api._evening() and api._dark()
+
+
+def test_water_is_no_shelter_wall():
+    # Zombies cannot cross water but arrows fly over it: a pocket by water is not sealed.
+    api = CrafterAPI()
+    view = np.zeros((2, 9, 7), np.uint8)
+    view[0] = MATERIAL_IDS["stone"]
+    view[0, 4, 3] = view[0, 4, 4] = MATERIAL_IDS["path"]  # the player's cell and one below
+    api.observe(_obs(view=view))
+    assert api._sealed()
+    view[0, 5, 4] = MATERIAL_IDS["water"]
+    api.observe(_obs(view=view))
+    assert not api._sealed()

@@ -14,7 +14,9 @@ No privileged information about the world is used.
 
 Every primitive is bounded: it gives up after its step cap and returns False
 (True on success). Primitives never walk into lava, fight monsters that reach
-the player, and (with ``auto_survive``) drink, eat and sleep when vitals run low.
+the player, and (with ``auto_survive``) drink, eat and sleep when vitals run low,
+top up food and water in the evening and spend the night sealed in a shelter;
+steps spent on those survival reflexes do not count toward a primitive's cap.
 """
 
 from __future__ import annotations
@@ -44,10 +46,23 @@ LAVA, WATER = MATERIAL_IDS["lava"], MATERIAL_IDS["water"]
 # Ground a monster can stand on is where danger comes from; cave and mountain
 # materials mark where stone, coal, iron and diamonds are.
 MOUNTAIN = frozenset(MATERIAL_IDS[m] for m in ("stone", "path", "coal", "iron", "diamond", "lava"))
+# Walls a shelter may have: blocks no monster walks through and no arrow flies over (arrows
+# cross water and lava, and turn tables and furnaces into path).
+SOLID = frozenset(MATERIAL_IDS[m] for m in ("stone", "tree", "coal", "iron", "diamond"))
+# A shelter's walls. Not water: zombies cannot cross it, but arrows fly over it.
+WALLS = SOLID
 HOSTILE = ("zombie", "skeleton")
-DAWN = 0.8  # zombies left from the night linger; leave the shelter once it is this light
+NEAR = 9  # steps from a primitive's target within which top-ups wait (by day)
+FAR_STATION = 12  # path length beyond which a station is placed anew when affordable
+# Crafter keeps int(3.5 - 3 * daylight) zombies in every grassy chunk: none only above ~0.83.
+DAWN = 0.9  # zombies left from the night linger; leave the shelter once it is this light
 HURT, HEALED = 5, 8  # health at which to hide and rest, and to come out again
-NIGHT = 0.4  # daylight below which zombies spawn in numbers (crafter: 3.5 - 3 * daylight per chunk)
+NIGHT = 0.2  # daylight below which zombies spawn in numbers (crafter: 3.5 - 3 * daylight per chunk)
+LINGER = 0.97  # up to this daylight, wait for zombies around the shelter to go
+EVENING = 0.99  # daylight falling below this: top up food and drink for the night ahead
+LATE = 0.75  # falling daylight below this: the last top-ups before dusk
+DUSK = 0.25  # daylight falling below this: head for a shelter
+DAY = 300  # steps in crafter's day
 # Steps a sighting stays useful for finding a creature again: cows wander slowly and
 # plants never move, monsters chase. A remembered cell seen empty is forgotten anyway.
 MEMORY = {"cow": 500, "plant": 10_000, "ripe_plant": 10_000, "zombie": 30, "skeleton": 30, "arrow": 2}
@@ -88,6 +103,8 @@ class CrafterAPI:
     material ids, -1 unknown), ``pos`` and ``facing`` ((x, y) tuples),
     ``inventory`` (name -> count, including health/food/drink/energy),
     ``achievements``, ``daylight``, ``sleeping`` and ``step`` (steps observed).
+    A primitive's ``max_steps`` counts its own steps, not those its survival
+    reflexes (drinking, eating, a night in a shelter) take.
     """
 
     def __init__(self, area: tuple[int, int] = (64, 64), auto_survive: bool = True):
@@ -99,12 +116,14 @@ class CrafterAPI:
         self.inventory: dict[str, int] = {name: info["initial"] for name, info in recipes.items().items()}
         self.achievements: dict[str, int] = {}
         self.daylight = 1.0
+        self._daylight_before = 1.0  # daylight a few steps ago: falling means evening
         self.sleeping = False
         self.step = -1
         self.auto_survive = auto_survive
         self._in_reflex = False
         self._unreachable: dict[tuple[int, int], int] = {}  # cell -> step until which it is skipped
         self._next_shelter = 0  # step before which no shelter is sought (the last search failed)
+        self._survived = 0  # steps spent in survival reflexes (see _own)
 
     # --- observation -------------------------------------------------------
 
@@ -114,7 +133,10 @@ class CrafterAPI:
         self.last_obs = obs  # for trusted runners (policy skills); not in __sandbox_attrs__
         self.pos = (int(obs["pos"][0]), int(obs["pos"][1]))
         self.facing = (int(obs["facing"][0]), int(obs["facing"][1]))
-        self.daylight = float(np.asarray(obs["daylight"]).reshape(-1)[0])
+        daylight = float(np.asarray(obs["daylight"]).reshape(-1)[0])
+        if self.step % 4 == 0:
+            self._daylight_before = self.daylight if self.step else daylight
+        self.daylight = daylight
         self.sleeping = bool(np.asarray(obs["sleeping"]).reshape(-1)[0])
         inv = np.asarray(obs["inventory"])
         self.inventory = {name: int(inv[i]) for i, name in enumerate(ITEMS)}
@@ -175,16 +197,16 @@ class CrafterAPI:
         when the pickaxe allows; re-plans when blocked. Returns True when
         adjacent, False after ``max_steps`` steps.
         """
-        start = self.step
+        start = self._own
         last = None
-        while self.step - start < max_steps:
+        while self._own - start < max_steps:
             last = yield from self._unstall(last)
             if self._adjacent_target(target) is not None:
                 return True
-            yield from self._reflexes()
+            yield from self._reflexes(near=target)
             goals = self._reachable_cells(target)
             if not goals:
-                yield from self._explore_leg(hint=target, budget=min(20, max_steps - (self.step - start)))
+                yield from self._explore_leg(hint=target, budget=min(20, max_steps - (self._own - start)))
                 continue
             path = self._path_to_neighbour(goals)
             if path is None:
@@ -192,19 +214,19 @@ class CrafterAPI:
                     self._unreachable[cell] = self.step + 150
                 continue
             moving = isinstance(target, str) and target in OBJECT_IDS
-            yield from self._follow(path, steps=min(3 if moving else 12, max_steps - (self.step - start)))
+            yield from self._follow(path, steps=min(3 if moving else 12, max_steps - (self._own - start)))
         return self._adjacent_target(target) is not None
 
     @_primitive
     def explore(self, steps: int = 50, hint: str | None = None) -> Actions:
         """Walk toward the largest nearby unknown areas for ``steps`` steps (biased toward
         where ``hint``, a material or creature, is likely). Returns True."""
-        start = self.step
+        start = self._own
         last = None
-        while self.step - start < steps:
+        while self._own - start < steps:
             last = yield from self._unstall(last)
             yield from self._reflexes()
-            yield from self._explore_leg(hint=hint, budget=steps - (self.step - start))
+            yield from self._explore_leg(hint=hint, budget=steps - (self._own - start))
         return True
 
     @_primitive
@@ -243,11 +265,11 @@ class CrafterAPI:
             return False
         item, cap = recipe.name, recipes.items()[recipe.name]["max"]
         goal = min(cap, self.inventory[item] + n)
-        start = self.step
+        start = self._own
         last = None
-        while self.inventory[item] < goal and self.step - start < max_steps:
+        while self.inventory[item] < goal and self._own - start < max_steps:
             last = yield from self._unstall(last)
-            yield from self._reflexes()
+            yield from self._reflexes(near=None if recipe.source in recipes.walkable() else recipe.source)
             if self.inventory[item] >= goal:
                 break
             if self._front_material() == recipe.source and self._front_object() is None:
@@ -259,7 +281,7 @@ class CrafterAPI:
                 continue
             if (yield from self._face(recipe.source)):
                 continue
-            yield from self.navigate_to(recipe.source, max_steps=min(300, max_steps - (self.step - start)))
+            yield from self.navigate_to(recipe.source, max_steps=min(300, max_steps - (self._own - start)))
         return self.inventory[item] >= goal
 
     @_primitive
@@ -277,20 +299,23 @@ class CrafterAPI:
         ``make_<item>``. Returns True when the item was made; False when the materials
         are missing or the stations cannot be reached or placed."""
         recipe = recipes.requirements(f"make_{item}")
-        start = self.step
+        start = self._own
         last = None
-        while self.step - start < max_steps:
+        while self._own - start < max_steps:
             last = yield from self._unstall(last)
             if not all(self.has(k, v) for k, v in recipe.uses.items()):
                 return False
-            yield from self._reflexes()
             if all(self.nearby(s, recipes.NEARBY_DISTANCE) for s in recipe.nearby):
+                yield from self._fight_adjacent()
                 before = self.inventory[item]
-                yield recipe.action
+                yield recipe.action  # one step: before any survival errand leads away
                 if self.inventory[item] > before:
                     return True
                 continue
-            yield from self._reach_stations(recipe, max_steps - (self.step - start))
+            yield from self._reflexes()
+            if all(self.nearby(s, recipes.NEARBY_DISTANCE) for s in recipe.nearby):
+                continue
+            yield from self._reach_stations(recipe, max_steps - (self._own - start))
             if not all(self.nearby(s, recipes.NEARBY_DISTANCE) for s in recipe.nearby):
                 return False
         return False
@@ -299,13 +324,13 @@ class CrafterAPI:
     def attack(self, creature: str = "zombie", max_steps: int = 200) -> Actions:
         """Hunt the nearest known ``creature`` ("zombie", "skeleton", "cow") and hit it until it
         dies. Returns True when one was killed, False if none is found in ``max_steps``."""
-        start = self.step
+        start = self._own
         last = None
-        while self.step - start < max_steps:
+        while self._own - start < max_steps:
             last = yield from self._unstall(last)
             cell = self._adjacent_target(creature)
             if cell is None:
-                if not (yield from self.navigate_to(creature, max_steps=min(100, max_steps - (self.step - start)))):
+                if not (yield from self.navigate_to(creature, max_steps=min(100, max_steps - (self._own - start)))):
                     continue
                 cell = self._adjacent_target(creature)
                 if cell is None:
@@ -366,36 +391,42 @@ class CrafterAPI:
         if not self.has("wood_pickaxe"):
             return False
         start = self.step
-        for _ in range(4):
+        while self.step - start < max_steps:
+            before = self.step
+            yield from self._fight_adjacent()
             site = self._shelter_site()
             left = max_steps - (self.step - start)
-            if left <= 0:
-                return False
             if site is None:  # head into the mountains, where pockets can be dug
                 if self.nearby("stone", 2):
                     yield from self.explore(min(left, 12), hint="stone")
                 else:
                     yield from self.navigate_to("stone", max_steps=min(left, 60))
-                continue
-            entrance, inner, deep = site
-            if self.pos != entrance:
-                yield from self.navigate_to(entrance, max_steps=left)
-                if self._distance(entrance) != 1 or not (yield from self._enter(entrance)):
-                    continue
-            # In two tiles (digging) and back one: the entrance is then in front of the player.
-            if (yield from self._enter(inner)) and (yield from self._enter(deep)) \
-                    and (yield from self._enter(inner)) \
-                    and self._front_cell() == entrance and self.has("stone"):
-                yield "place_stone"
+            else:
+                entrance, inner, deep = site
+                if self.pos != entrance:
+                    yield from self.navigate_to(entrance, max_steps=min(left, 60))
+                    if self._distance(entrance) != 1 or not (yield from self._enter(entrance)):
+                        if self.step == before or self._distance(entrance) > 1:
+                            self._unreachable[entrance] = self.step + 30  # try another spot
+                        continue
+                # In two tiles (digging) and back one: the entrance is then in front of the player.
+                if (yield from self._enter(inner)) and (yield from self._enter(deep)) \
+                        and (yield from self._enter(inner)) \
+                        and self._front_cell() == entrance and self.has("stone"):
+                    yield "place_stone"
             if self._sealed():
                 return True
+            if self.step == before:
+                yield "noop"  # something in the way: let the world move
         return self._sealed()
 
     def survive(self) -> Actions:
         """Keep the player alive: fight adjacent monsters, then drink, eat or sleep when a
-        vital runs low (drink/food below 4 by day, below 2 at night); at night, when energy
-        is below 3 or health at most 5, seal the player into a shelter and sleep (or wait
-        for day / to heal).
+        vital runs low (drink/food below 6 by day, with water or a cow close by below 8;
+        in the evening fill up to drink 8 / food 7 for the night; in the dark only below 2);
+        at nightfall, when energy is below 3 or health at most 5, seal the player into a
+        shelter and sleep (or wait for day / to heal, leaving early only to top up before
+        the night or when starving).
         Yields nothing when all is well. Returns True."""
         yield from self._fight_adjacent()
         yield from self._calm(self._tend_vitals())
@@ -410,12 +441,25 @@ class CrafterAPI:
             yield "noop"
         return self.step
 
-    def _reflexes(self) -> Actions:
+    def _reflexes(self, near=None) -> Actions:
         """Run between the steps of every primitive: fight adjacent monsters, and tend
-        vitals when ``auto_survive`` (not again from inside a survival action)."""
+        vitals when ``auto_survive`` (not again from inside a survival action). Top-ups
+        wait while the primitive's target ``near`` is a few steps away (by day, unless
+        health is low)."""
         yield from self._fight_adjacent()
+        if near is not None and not self._dark() and self._cells(near) and self._close(near, NEAR) \
+                and self.inventory["health"] > 3:
+            return
         if self.auto_survive and not self._in_reflex:
+            before = self.step
             yield from self._calm(self._tend_vitals())
+            self._survived += self.step - before
+
+    @property
+    def _own(self) -> int:
+        """Steps observed, less those spent on survival reflexes: primitives' step caps count
+        only their own work, so a night sealed in does not use up a ``collect``."""
+        return self.step - self._survived
 
     def _calm(self, actions: Actions) -> Actions:
         """Run a survival action with the vitals reflex off (drinking must not trigger drinking)."""
@@ -425,16 +469,42 @@ class CrafterAPI:
         finally:
             self._in_reflex = was
 
+    def _evening(self) -> bool:
+        """Daylight is falling: the night is ahead."""
+        return self.daylight < self._daylight_before - 1e-6
+
+    def _dark(self) -> bool:
+        """Zombies are out in numbers (or soon will be): time to be sealed in."""
+        return self.daylight < NIGHT or (self._evening() and self.daylight < DUSK)
+
+    def _steps_to(self, light: float) -> float:
+        """Steps until daylight next rises past ``light``, read off the daylight curve
+        (crafter: 1 - |cos(pi * t)|^3 over a 300-step day) and whether it is falling."""
+        c = min(1.0, max(0.0, 1.0 - self.daylight)) ** (1 / 3)
+        now = 1 - np.arccos(c) / np.pi if self._evening() else 1 + np.arccos(c) / np.pi
+        then = 1 + np.arccos((1.0 - light) ** (1 / 3)) / np.pi
+        return max(0.0, (then - now) * DAY)
+
     def _tend_vitals(self) -> Actions:
         # Every observation replaces self.inventory: read it afresh after each yield.
         inv = lambda name: self.inventory[name]  # noqa: E731
-        danger = self.daylight < NIGHT or inv("health") <= HURT
-        # Top up by day, so the night can be spent hidden; at night only when it is urgent.
-        if not danger or min(inv("drink"), inv("food")) < 2:
-            if inv("drink") < 4:
+        dark = self._dark()
+        danger = dark or inv("health") <= HURT
+        evening = self._evening() and self.daylight < EVENING
+        # Top up by day (a hurt player too: health only comes back fed and watered), so the
+        # night can be spent hidden; at night only when it is urgent. Cheap top-ups (water
+        # or a cow close by) whenever not full; in the evening fill up for the whole night,
+        # which is spent sealed in.
+        if not dark or min(inv("drink"), inv("food")) < 2:
+            late = evening and self.daylight < LATE  # a last top-up close by, just before dark
+            if inv("drink") < (8 if evening else 6 if not dark else 5) \
+                    or (not dark and inv("drink") < 8 and self._close("water", 4)) \
+                    or (late and not dark and inv("drink") < 9 and self._close("water", 15)):
                 yield from self.drink()
-            if inv("food") < 4:
-                yield from self.eat()
+            if inv("food") < (7 if evening else 6 if not dark else 5):
+                yield from self._while_light(self.eat(), "food")
+            elif not dark and inv("food") < 8 and self._close("cow", 10 if late else 6):
+                yield from self._while_light(self._calm(self._eat(40)), "food")
         if not (danger or inv("energy") < 3) or self.step < self._next_shelter:
             return
         # Night brings zombies onto grassland, and a hurt player must heal: both are spent
@@ -442,15 +512,59 @@ class CrafterAPI:
         # only when exhaustion would cost more.
         sealed = yield from self.shelter()
         if not sealed:
-            self._next_shelter = self.step + 100  # no spot: carry on (fighting) for a while
+            self._next_shelter = self.step + 20  # no spot: carry on (fighting) for a while
             if inv("energy") >= 1:
                 return
-        if inv("energy") < recipes.items()["energy"]["max"]:
-            yield from self._sleep(400)
         start = self.step
-        while sealed and (self.daylight < DAWN or inv("health") < HEALED) \
-                and self.step - start < 300 and min(inv("drink"), inv("food")) >= 2:
-            yield "noop"
+        while sealed and self._sealed() and self.step - start < 400 and self._stay_in():
+            if inv("energy") < recipes.items()["energy"]["max"]:
+                yield from self._sleep(400)
+            else:
+                yield "noop"
+
+    def _while_light(self, actions: Actions, vital: str) -> Actions:
+        """Run a top-up, abandoning it when darkness falls (unless ``vital`` is nearly out):
+        the night is spent sealed in, not out hunting."""
+        try:
+            while True:
+                if self._dark() and self.inventory[vital] >= 2:
+                    actions.close()
+                    return False
+                yield actions.send(None)
+        except StopIteration as stop:
+            return stop.value
+
+    def _stay_in(self) -> bool:
+        """Whether a sealed-in player should stay in: through the dark until dawn, and
+        while healing, unless food or drink run out (or need topping up for the night)."""
+        inv = self.inventory
+        if self._starving():
+            return False
+        if self._dark():
+            return True
+        evening = self._evening()
+        if evening and inv["health"] > HURT and (inv["drink"] < 6 or inv["food"] < 5):
+            return False  # fill up before the night rather than starve in here
+        if not evening and self.daylight < DAWN:
+            return True
+        if not evening and self.daylight < LINGER and min(inv["drink"], inv["food"]) >= 2 \
+                and any(self._distance(c) <= 6 for c in self._cells("zombie")):
+            return True  # the night's zombies linger a while: let them go first
+        return inv["health"] < HEALED and min(inv["drink"], inv["food"]) > 0
+
+    def _starving(self) -> bool:
+        """Food or drink ran out and health would not last until dawn: leave the shelter."""
+        inv = self.inventory
+        if min(inv["food"], inv["drink"]) > 0:
+            return False
+        if not (self._dark() or self.daylight < DAWN):
+            return True
+        # Starving costs a health point every ~16 steps awake (32 asleep).
+        return 16 * (inv["health"] - 2) < self._steps_to(DAWN)
+
+    def _close(self, target, radius: int) -> bool:
+        """A ``target`` is remembered within ``radius`` steps (Manhattan) of the player."""
+        return any(self._distance(c) <= radius for c in self._cells(target))
 
     def _fight_adjacent(self) -> Actions:
         """Hit any monster standing next to the player (they cannot be outrun)."""
@@ -720,8 +834,8 @@ class CrafterAPI:
         where = {MATERIAL_IDS[m] for m in recipe.where}
         # Blocks that digging turns into a placeable tile count too (a table in a tunnel).
         diggable = {m for m in self._mine_cost() if MATERIAL_IDS[self._leaves(m)] in where}
-        start = self.step
-        while self.step - start < max_steps:
+        start = self._own
+        while self._own - start < max_steps:
             ok = yield from self._face_free(lambda c: int(self.map[c]) in where | diggable, keep)
             if not ok:
                 return False
@@ -738,27 +852,43 @@ class CrafterAPI:
     def _reach_stations(self, recipe, max_steps: int) -> Actions:
         """Stand within reach of every station ``recipe`` needs, placing missing ones."""
         d = recipes.NEARBY_DISTANCE
-        start = self.step
-        have = [s for s in recipe.nearby if self.seen(s) and self._path_length_to(s) < 40]
+        start = self._own
+        def spare(stations):  # new ones can be placed, keeping what the recipe itself uses
+            need = dict(recipe.uses)
+            for station in stations:
+                for k, v in recipes.requirements(station).uses.items():
+                    need[k] = need.get(k, 0) + v
+            return all(self.inventory.get(k, 0) >= v for k, v in need.items())
+
+        have = [s for s in recipe.nearby if self.seen(s) and self._path_length_to(s) < 60]
         missing = [s for s in recipe.nearby if s not in have]
         if have:
             stand = self._stand_near_all(have)
+            if stand is None:  # not within reach of each other: keep one we cannot replace
+                have = [s for s in have if not spare([s])][:1]
+                missing = [s for s in recipe.nearby if s not in have]
+                stand = self._stand_near_all(have) if have else self.pos
             if stand is None:
-                missing = list(recipe.nearby)
-            elif stand != self.pos:
+                return False
+            path = self._path_to_neighbour([stand]) if stand != self.pos else []
+            if (path is None or len(path) >= FAR_STATION) and spare(recipe.nearby):
+                have, missing, stand = [], list(recipe.nearby), self.pos  # cheaper than walking back
+            if stand != self.pos:
                 yield from self.navigate_to(stand, max_steps=max_steps)
                 if self._distance(stand) == 1:
                     yield from self._enter(stand)
         for station in missing:
             station_recipe = recipes.requirements(station)
-            # Stand where the stations already standing stay within reach.
-            others = [self._cells(s) for s in recipe.nearby if s != station and self._cells(s)]
+            # Stand where the stations already standing (close by) stay within reach.
+            others = [[c for c in self._cells(s) if self._distance(c) <= 2 * d + 2]
+                      for s in recipe.nearby if s != station and s not in missing[missing.index(station):]]
+            others = [cells for cells in others if cells]
 
             def keep(pos, others=others):
                 return all(any(max(abs(c[0] - pos[0]), abs(c[1] - pos[1])) <= d for c in cells)
                            for cells in others)
 
-            if not (yield from self._place(station_recipe, keep, max_steps - (self.step - start))):
+            if not (yield from self._place(station_recipe, keep, max_steps - (self._own - start))):
                 return False
         return True
 
@@ -784,28 +914,32 @@ class CrafterAPI:
     # --- internals: shelter ---------------------------------------------------
 
     def _sealed(self) -> bool:
-        """No monster can reach the player: walkable neighbours lead only into a dead end."""
-        open_cells = [n for n in self._neighbours(self.pos) if int(self.map[n]) in WALKABLE]
+        """No monster can reach the player, nor an arrow: every neighbour is a solid block
+        except at most one walkable cell, itself walled in by solid blocks."""
+        open_cells = []
+        for n in self._neighbours(self.pos):
+            m = int(self.map[n])
+            if m in WALKABLE:
+                open_cells.append(n)
+            elif m not in WALLS:
+                return False
         if len(open_cells) > 1:
             return False
-        for n in open_cells:
-            if any(int(self.map[m]) in WALKABLE for m in self._neighbours(n) if m != self.pos):
-                return False
-        return True
+        return all(int(self.map[m]) in WALLS
+                   for n in open_cells for m in self._neighbours(n) if m != self.pos)
 
     def _shelter_site(self):
         """(entrance, inner, deep): a free entrance with two cells beyond it in a straight line
         whose other neighbours are all solid (not walkable, not lava, known), nearest first."""
         def solid(c):
-            m = int(self.map[c]) if self._inside(c) else UNKNOWN
-            return m not in WALKABLE and m not in (UNKNOWN, LAVA)
+            return not self._inside(c) or int(self.map[c]) in SOLID
 
         diggable = set(WALKABLE) | set(self._mine_cost())
         best, best_d = None, np.inf
         xs, ys = np.nonzero(np.isin(self.map, list(WALKABLE)))
         for ex, ey in zip(xs.tolist(), ys.tolist()):
             dist = self._distance((ex, ey))
-            if dist >= best_d or dist > 25:
+            if dist >= best_d or dist > 25 or self._unreachable.get((ex, ey), -1) >= self.step:
                 continue
             for dx, dy in MOVES.values():
                 inner, deep = (ex + dx, ey + dy), (ex + 2 * dx, ey + 2 * dy)
