@@ -49,6 +49,23 @@ def _step_facts(step: dict) -> tuple[list[str], list[str], str]:
     return pre, eff, success
 
 
+def _spare_station_material(steps: list[dict]) -> list[dict]:
+    """The recipe graph places each station once, but the player walks far between them: when
+    a later make needs two stations together (table and furnace), the first collect of the
+    table's material takes enough for a second table, up to the inventory cap of 9."""
+    placed = {s["target"]: s for s in steps if s["kind"] == "place"}
+    table = placed.get("table")
+    if not table or not any(len(s.get("nearby", [])) > 1 for s in steps if s["kind"] == "make"):
+        return steps
+    out = [dict(s) for s in steps]
+    for item, n in table["preconditions"].items():
+        first = next((s for s in out if s["kind"] == "collect" and s["target"] == item), None)
+        if first:
+            first["count"] = min(9, first["count"] + n)
+            first["effects"] = {**first["effects"], item: first["count"]}
+    return out
+
+
 def answer_plan(ctx: dict[str, Any]) -> dict:
     """Backward-chained plan; reuse good library skills; move failing code to RL."""
     library = {s["name"]: s for s in ctx.get("library", [])}
@@ -56,7 +73,7 @@ def answer_plan(ctx: dict[str, Any]) -> dict:
     for item in ctx.get("feedback", []):
         history.setdefault(item.get("subaction", ""), []).append(item)
     subactions = []
-    for step in ctx["knowledge"]["steps"]:
+    for step in _spare_station_material(ctx["knowledge"]["steps"]):
         name = subaction_name(step)
         pre, eff, success = _step_facts(step)
         tried = history.get(name, [])
