@@ -57,3 +57,17 @@ def rlgpt_exe():
     exe = os.path.join(os.path.dirname(sys.executable), "rlgpt")
     assert os.path.exists(exe), "rlgpt is not installed in this environment"
     return exe
+
+
+@pytest.fixture
+def fresh_pm(monkeypatch):
+    """A fresh plugin manager in place of the process-wide one, loading plugins anew."""
+    import pluggy
+
+    from rlgpt_cli import hookspecs, plugins
+
+    manager = pluggy.PluginManager("rlgpt")
+    manager.add_hookspecs(hookspecs)
+    monkeypatch.setattr(plugins, "pm", manager)
+    monkeypatch.setattr(plugins, "_loaded", False)
+    return manager

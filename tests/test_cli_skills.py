@@ -8,10 +8,9 @@ import subprocess
 import textwrap
 import types
 
-import pluggy
 import pytest
 
-from rlgpt_cli import hookspecs, plugins
+from rlgpt_cli import hookspecs
 from rlgpt_cli.library import Library
 
 CHOP = textwrap.dedent(
@@ -32,14 +31,10 @@ def library(isolated_home):
 
 
 @pytest.fixture
-def pm(monkeypatch):
+def pm(fresh_pm, monkeypatch):
     """A fresh plugin manager with the built-in plugins and no installed packages' plugins."""
-    manager = pluggy.PluginManager("rlgpt")
-    manager.add_hookspecs(hookspecs)
-    monkeypatch.setattr(plugins, "pm", manager)
-    monkeypatch.setattr(plugins, "_loaded", False)
     monkeypatch.setenv("RLGPT_LOAD_PLUGINS", "")
-    return manager
+    return fresh_pm
 
 
 def names(result):

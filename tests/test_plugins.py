@@ -8,7 +8,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pluggy
 import pytest
 
 from rlgpt_cli import hookspecs, plugins
@@ -17,14 +16,10 @@ DOCS = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 
 
 @pytest.fixture
-def pm(monkeypatch):
-    """A fresh plugin manager (the module-level one is shared by the process)."""
-    manager = pluggy.PluginManager("rlgpt")
-    manager.add_hookspecs(hookspecs)
-    monkeypatch.setattr(plugins, "pm", manager)
-    monkeypatch.setattr(plugins, "_loaded", False)
+def pm(fresh_pm, monkeypatch):
+    """A fresh plugin manager without the built-in plugins."""
     monkeypatch.setattr(plugins, "DEFAULT_PLUGINS", [])
-    return manager
+    return fresh_pm
 
 
 def hookspec_names():
