@@ -52,16 +52,16 @@ def _step_facts(step: dict) -> tuple[list[str], list[str], str]:
 def _spare_station_material(steps: list[dict]) -> list[dict]:
     """The recipe graph places each station once, but the player walks far between them: when
     a later make needs two stations together (table and furnace), the first collect of the
-    table's material takes enough for a second table, up to the inventory cap of 9."""
+    table's material fills up to the inventory cap, so tables can be placed anew where needed."""
     placed = {s["target"]: s for s in steps if s["kind"] == "place"}
     table = placed.get("table")
     if not table or not any(len(s.get("nearby", [])) > 1 for s in steps if s["kind"] == "make"):
         return steps
     out = [dict(s) for s in steps]
-    for item, n in table["preconditions"].items():
+    for item in table["preconditions"]:
         first = next((s for s in out if s["kind"] == "collect" and s["target"] == item), None)
         if first:
-            first["count"] = min(9, first["count"] + n)
+            first["count"] = 9  # Crafter's inventory cap
             first["effects"] = {**first["effects"], item: first["count"]}
     return out
 
@@ -119,20 +119,14 @@ def _code_for(sub: dict, count: int, fixes: set[str]) -> tuple[str, dict]:
         call, params = f'api.make("{target}")', {}
     else:
         call, params = f"api.explore(100, hint={target!r})", {}
-    # Stations are used together (iron tools need a table and a furnace): a new one goes
-    # next to the other when that one is known.
-    prelude = []
-    if kind == "place" and target in ("table", "furnace"):
-        other = "furnace" if target == "table" else "table"
-        prelude = [f"    if api.seen({other!r}):", f"        yield from api.navigate_to({other!r})"]
     if not fixes:
         args = ", ".join(["api", *(f"{k}={v!r}" for k, v in params.items())])
-        body = [*prelude, f"    done = yield from {call}", "    return done"]
+        body = [f"    done = yield from {call}", "    return done"]
         return f"def act({args}):\n" + "\n".join(body) + "\n", params
     params = {**params, "attempts": 4 if "retry" in fixes else 1}
     args = ", ".join(["api", *(f"{k}={v!r}" for k, v in params.items())])
     hint = {"collect": target, "place": "grass", "make": "table"}.get(kind, target)
-    lines = [f"def act({args}):", *prelude, "    for attempt in range(attempts):"]
+    lines = [f"def act({args}):", "    for attempt in range(attempts):"]
     if "survive" in fixes:
         lines.append("        yield from api.survive()")
     lines += [f"        done = yield from {call}", "        if done:", "            return True"]
