@@ -180,3 +180,16 @@ def test_hostile_code_answer_is_refused_and_never_runs(cli, openai_env, tmp_path
     assert not sentinel.exists()
     # nothing was saved: every skill listed is still a built-in one
     assert all(s["provenance"].get("source") == "builtin" for s in cli("--json", "skills", "list").json())
+
+
+def test_rl_configuration_inserts_precondition_skills_and_trains_longer_after_feedback():
+    library = [{"name": "collect_wood", "kind": "code", "effects": {"inventory": {"wood": 1}}},
+               {"name": "place_table", "kind": "code", "effects": {"nearby": ["table"]}},
+               {"name": "explore", "kind": "code", "effects": {}},
+               {"name": "collect_stone", "kind": "code", "effects": {"inventory": {"stone": 1}}}]
+    sub = {"name": "make_wood_pickaxe", "preconditions": ["wood >= 1", "near table"]}
+    first = offline.answer_rl({"subaction": sub, "library": library, "feedback": [], "total_steps": 1000})
+    assert set(first["macro_actions"]) == {"collect_wood", "place_table", "explore"}
+    again = offline.answer_rl({"subaction": sub, "library": library, "total_steps": 1000,
+                               "feedback": [{"subaction": "make_wood_pickaxe", "kind": "rl", "success_rate": 0.3}]})
+    assert again["total_steps"] == 2 * first["total_steps"]

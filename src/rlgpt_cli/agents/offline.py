@@ -200,7 +200,8 @@ def answer_rl(ctx: dict[str, Any]) -> dict:
         "macro_actions": macros,
         "reward_code": "\n".join(lines) + "\n",
         "termination": {"success": success, "max_episode_steps": int(ctx.get("max_episode_steps", 500))},
-        "total_steps": int(ctx.get("total_steps", 50_000)),
+        # An earlier configuration that did not learn enough: train longer (the critic's advice).
+        "total_steps": int(ctx.get("total_steps", 50_000)) * 2 ** len(ctx.get("feedback", [])),
         "notes": "reward = target gained + achievement bonus - health lost; "
                  f"macro-actions: {', '.join(macros) or 'none in the library'}",
     }
