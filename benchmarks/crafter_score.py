@@ -19,10 +19,6 @@ import sys
 import tempfile
 import time
 
-PUBLISHED = [("Human experts", 50.5), ("SPRING (GPT-4)", 27.3), ("Curious Replay", 19.4),
-             ("PPO-ResNet", 15.6), ("DreamerV3", 14.5), ("PPO (SB3)", 4.6), ("Random", 1.6)]
-
-
 def rlgpt(*args: str, env: dict) -> dict:
     cmd = [sys.executable, "-m", "rlgpt_cli", "--json", "--quiet", *args]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -53,7 +49,7 @@ def main() -> None:
             "status": built["status"], "outer_iterations": built["outer"], "env_steps": built["env_steps"],
             "cost_usd": built["cost_usd"], "wall_s": round(iterate_s, 1)},
         "success_rate": report["success_rate"], "crafter_score": report["crafter_score"],
-        "achievements": report["achievements"], "published": dict(PUBLISHED),
+        "achievements": report["achievements"], "published": report["published_scores"],
     }
     if opts.json:
         print(json.dumps(out, indent=2))
@@ -63,10 +59,10 @@ def main() -> None:
               f"{built['env_steps']} env steps, ${built['cost_usd']:.4f}, {iterate_s:.0f} s")
     print(f"run {out['task']}: success {out['success_rate']:.0%} over {out['episodes']} held-out episodes "
           f"(seeds {out['seeds'][0]}..{out['seeds'][1]}), model {out['model']}")
-    rows = sorted([("rlgpt (this run)", out["crafter_score"]), *PUBLISHED], key=lambda r: -r[1])
-    print(f"\n{'agent':24} {'Crafter score':>13}")
+    rows = sorted([("rlgpt (this run)", out["crafter_score"]), *out["published"].items()], key=lambda r: -r[1])
+    print(f"\n{'agent':30} {'Crafter score':>13}")
     for name, score in rows:
-        print(f"{name:24} {score:13.1f}")
+        print(f"{name:30} {score:13.1f}")
     print(f"\n{'achievement':20} {'rate':>6}")
     for name, rate in out["achievements"].items():
         print(f"{name:20} {rate:6.0%}")

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 
 from rlgpt_cli.commands import open_store, recorded_run, state
-from rlgpt_cli.errors import NotFound, TaskFailed
+from rlgpt_cli.errors import NotFound, TaskFailed, nearest
 from rlgpt_cli.output import console, emit, info
 
 
@@ -15,8 +15,6 @@ def find_subaction(record: dict, name: str) -> int:
     names = [s["name"] for s in record["plan"]["subactions"]]
     if name in names:
         return names.index(name)
-    from rlgpt_cli.errors import nearest
-
     raise NotFound(f"plan {record['id']} has no sub-action {name!r}{nearest(name, names)} "
                    f"(it has {', '.join(names)})")
 

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from rlgpt_cli.agents import facts
 from rlgpt_cli.atomic import atomic_write_json
 from rlgpt_cli.errors import Interrupted, UsageError
 
@@ -70,13 +71,6 @@ def _check_resources(config) -> None:
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available here (use cpu or auto)")
     check_fits(config.num_envs, config.num_steps, config.num_minibatches)
-
-
-def _skill_facts(strings: list[str]) -> dict:
-    from rlgpt_cli.agents import facts
-
-    parsed = facts.parse(strings or [])
-    return {"inventory": parsed["inventory"], "nearby": parsed["nearby"]}
 
 
 @dataclasses.dataclass
@@ -323,8 +317,8 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
                    + f"): {plan.subtask.get('success') or rl['termination']['success']}.")
     skill = library.add_policy_skill(
         plan.subtask["name"], state, config, description=description, world=plan.world,
-        preconditions=_skill_facts(plan.subtask.get("preconditions", [])),
-        effects=_skill_facts(plan.subtask.get("effects", [])),
+        preconditions=facts.parse(plan.subtask.get("preconditions", [])),
+        effects=facts.parse(plan.subtask.get("effects", [])),
         params={"max_steps": rl["termination"]["max_episode_steps"]},
         metrics={"success_rate": success, "episodes": len(plan.eval_seeds), "seeds": plan.eval_seeds,
                  "steps_trained": result.global_step, "env_steps": trained_steps},
