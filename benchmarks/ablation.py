@@ -28,9 +28,10 @@ from pathlib import Path
 def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **config) -> dict:
     """One run of the two loops (or a restricted form) in a fresh home; the held-out evaluation."""
     from rlgpt_cli.errors import BudgetExceeded
-    from rlgpt_cli.evaluation import evaluate_task, held_out_seeds
+    from rlgpt_cli import seeds
     from rlgpt_cli.iterate import IterateConfig, Loops, new_state, state_path
-    from rlgpt_cli.session import model_client, open_library
+    from rlgpt_cli.usecases import evaluate_task
+    from rlgpt_cli.workspace import model_client, open_library
     from rlgpt_cli.settings import Settings
     from rlgpt_cli.store import Store
     from rlgpt_cli.worlds.tasks import resolve_task
@@ -50,7 +51,7 @@ def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **
     subs = state["plan"]["subactions"] if state["plan"] else (
         state["iterations"][-1]["subactions"] if state["iterations"] else [])
     try:
-        report = evaluate_task(task, subs, open_library(settings), held_out_seeds(20, seed))
+        report = evaluate_task(task, subs, open_library(settings), seeds.held_out(20, seed))
         rate = report["success_rate"]
     except Exception as exc:  # a variant that built no agent scores 0
         rate, report = 0.0, {"error": str(exc)}
@@ -59,9 +60,9 @@ def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **
 
 def variant_pure_rl(task_name: str, seed: int, max_steps: int, episodes: int) -> dict:
     """PPO on the whole task, native actions only, within the same budget."""
-    from rlgpt_cli.learn.subtask import learn_subaction
     from rlgpt_cli.models.schemas import RLConfig
-    from rlgpt_cli.session import open_library
+    from rlgpt_cli.usecases import learn_subaction
+    from rlgpt_cli.workspace import open_library
     from rlgpt_cli.settings import Settings
     from rlgpt_cli.worlds.tasks import resolve_task
 

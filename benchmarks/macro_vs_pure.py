@@ -60,13 +60,16 @@ def rl_config(name: str, library):
 
 def run_arm(config, macros: list[str], library, seed: int, budget: int, threshold: float) -> dict:
     from rlgpt_cli.learn import ppo
-    from rlgpt_cli.learn.macro import RewardSpec, SubtaskEnv, load_macros
+    from rlgpt_cli.learn.subtask_env import SubtaskEnv
+    from rlgpt_cli.runner.rewards import RewardSpec
+    from rlgpt_cli.runner.skills import load_macros
 
     term = config.termination
 
     def make(env_seed: int):
         rewards = RewardSpec(config.reward_code, term.success, config.subtask)
-        return SubtaskEnv(rewards, load_macros(library, macros), term.max_episode_steps, seed=env_seed)
+        return SubtaskEnv(rewards, load_macros(library, macros), term.max_episode_steps, seed=env_seed,
+                          library=library)
 
     envs = ppo.SyncEnvs([functools.partial(make, seed * 100 + i) for i in range(NUM_ENVS)])
     cfg = ppo.PPOConfig(total_timesteps=budget, num_envs=NUM_ENVS, seed=seed)

@@ -15,7 +15,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 def isolated_home(tmp_path, monkeypatch):
     home = tmp_path / "rlgpt-home"
     monkeypatch.setenv("RLGPT_HOME", str(home))
-    for var in ("RLGPT_MODEL", "RLGPT_ENV", "RLGPT_LIBRARY", "RLGPT_SEED", "RLGPT_LOAD_PLUGINS",
+    for var in ("RLGPT_MODEL", "RLGPT_WORLD", "RLGPT_ENV", "RLGPT_LIBRARY", "RLGPT_SEED", "RLGPT_LOAD_PLUGINS",
                 "OPENAI_API_KEY", "OPENAI_API_BASE", "ANTHROPIC_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     return home

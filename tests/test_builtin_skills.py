@@ -7,7 +7,8 @@ import ast
 import pytest
 
 from rlgpt_cli import sandbox
-from rlgpt_cli.library import Library, parse_code_skill, run_skill
+from rlgpt_cli.library import Library, parse_code_skill
+from rlgpt_cli.runner.skills import run_skill
 from rlgpt_cli.resources import builtin_skills_dir
 
 PACK = sorted(builtin_skills_dir().glob("*.py"))

@@ -162,7 +162,8 @@ def test_plugins_lists_defaults_hooks_and_library_skills(cli, pm, library):
     assert listed["rlgpt_cli.default_plugins.worlds"] == ["register_worlds"]
     assert listed["rlgpt_cli.default_plugins.minedojo_tasks"] == ["register_tasks"]
     assert listed["rlgpt_cli.default_plugins.builtin_skills"] == ["register_skills"]
-    assert listed["skill:chop"] == ["register_skills"]
+    assert listed["library"] == ["register_skills"]
+    assert next(p for p in r.json() if p["name"] == "library")["skills"] == ["chop"]
     assert "register_worlds" in cli("plugins").stdout
 
 

@@ -29,7 +29,9 @@ def library(tmp_path):
 
 
 def make_env(library, macros, reward=WOOD_REWARD, success=SUCCESS_WOOD, max_steps=500, **kwargs):
-    from rlgpt_cli.learn.macro import RewardSpec, SubtaskEnv, load_macros
+    from rlgpt_cli.learn.subtask_env import SubtaskEnv
+    from rlgpt_cli.runner.rewards import RewardSpec
+    from rlgpt_cli.runner.skills import load_macros
 
     rewards = RewardSpec(reward, success, "collect_wood")
     return SubtaskEnv(rewards, load_macros(library, macros), max_steps, seed=3, **kwargs)
@@ -47,7 +49,7 @@ def write_config(path, **overrides):
 
 
 def test_macro_action_is_one_decision_over_several_env_steps(library):
-    from rlgpt_cli.learn.macro import NATIVE
+    NATIVE = 17  # Crafter's native actions
 
     gamma = 0.9
     # Reward 1 on every env step and a success that never holds: a macro's reward is then
@@ -66,7 +68,7 @@ def test_macro_action_is_one_decision_over_several_env_steps(library):
 
 
 def test_macro_whose_preconditions_fail_is_masked(library):
-    from rlgpt_cli.learn.macro import NATIVE
+    NATIVE = 17  # Crafter's native actions
 
     env = make_env(library, ["goto_tree", "place_table"])  # place_table needs 2 wood
     obs, _ = env.reset(seed=3)
@@ -121,8 +123,8 @@ def test_bad_reward_is_a_clear_error(library, code, message):
 
 
 def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
-    from rlgpt_cli.library import run_skill
-    from rlgpt_cli.session import open_library
+    from rlgpt_cli.runner.skills import run_skill
+    from rlgpt_cli.workspace import open_library
     from rlgpt_cli.settings import Settings
     from rlgpt_cli.worlds.crafter.env import CrafterWorld
     from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
@@ -148,7 +150,7 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
     obs, info = world.reset(seed=7)
     api = CrafterAPI()
     api.observe(obs, info)
-    result = run_skill(skill, world, api, max_steps=40)
+    result = run_skill(skill, world, api, max_steps=40, library=open_library(Settings.resolve()))
     assert result.error is None and 0 < result.steps <= 40
 
 

@@ -11,7 +11,8 @@ import zipfile
 import pytest
 
 from rlgpt_cli.errors import LibraryError, NotFound, SandboxError
-from rlgpt_cli.library import Library, SkillResult, _file_lock, parse_code_skill, run_skill
+from rlgpt_cli.library import Library, _file_lock, parse_code_skill
+from rlgpt_cli.runner.skills import SkillResult, run_skill, start
 from rlgpt_cli.sandbox import Limits
 
 
@@ -97,7 +98,9 @@ def test_tampered_skill_is_broken_and_never_runs(library):
         broken.load()
     with pytest.raises(LibraryError, match="tampered"):
         run_skill(broken, FakeEnv(), FakeAPI(), max_steps=5)
-    assert library.register_plugins(_fresh_pm()) == []
+    offered = []
+    library.register_skills(register=offered.append)
+    assert [(s.name, s.status) for s in offered] == [("chop_tree", "broken")]
 
 
 def test_verify_reports_sandbox_violations_and_missing_files(library):
@@ -252,7 +255,7 @@ def test_builtin_pack(tmp_path):
     library = Library(tmp_path / "library", builtin_dirs=[pack])
     builtin = library.get("chop_tree")
     assert builtin.provenance == {"source": "builtin"} and builtin.status == "ok"
-    assert list(builtin.start(FakeAPI())) == ["do"]
+    assert list(start(builtin, FakeAPI())) == ["do"]
     assert library.verify()[0]["status"] == "ok"
     with pytest.raises(NotFound):
         library.remove("chop_tree")  # read-only
@@ -327,12 +330,3 @@ def test_run_skill_reports_sandbox_stops_and_bad_actions(library):
     wrong = library.add_code_skill(code_skill(name="wrong", body="    yield 'fly'\n"))
     assert "yielded 'fly', not an action name" in run_skill(wrong, FakeEnv(), FakeAPI(), max_steps=10).error
 
-
-def _fresh_pm():
-    import pluggy
-
-    from rlgpt_cli import hookspecs
-
-    pm = pluggy.PluginManager("rlgpt")
-    pm.add_hookspecs(hookspecs)
-    return pm

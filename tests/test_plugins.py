@@ -126,20 +126,22 @@ def test_commands_hook_gets_the_app(pm, tmp_path, monkeypatch):
     assert app == ["hello"]
 
 
-def test_library_skills_become_plugins(pm, tmp_path, monkeypatch):
+def test_library_skills_come_through_the_hook(fresh_pm, tmp_path, monkeypatch):
     from rlgpt_cli.library import Library
 
     monkeypatch.setenv("RLGPT_LOAD_PLUGINS", "")
-    library = Library(tmp_path / "lib")
+    library = Library(tmp_path / "lib", plugins=True)
     library.add_code_skill(
         'SKILL = {"name": "chop", "description": "chop a tree"}\n\ndef act(api):\n    yield "do"\n'
     )
-    assert library.register_plugins(plugins.pm) == ["skill:chop"]
-    assert [s.name for s in plugins.get_skills()] == ["chop"]
-    assert {"name": "skill:chop", "hooks": ["register_skills"]} in plugins.list_plugins()
-    # Registering again replaces, never duplicates.
-    library.register_plugins(plugins.pm)
-    assert [s.name for s in plugins.get_skills()] == ["chop"]
+    provided, stored = plugins.provided_skills(library=library)
+    assert list(stored) == ["chop"] and "chop" not in provided
+    assert provided["collect_wood"].provenance == {"source": "builtin"}  # the pack, through its plugin
+    names = [s.name for s in library.list()]
+    assert "chop" in names and "collect_wood" in names
+    # A stored skill hides an offered one of the same name.
+    library.add_code_skill('SKILL = {"name": "collect_wood", "description": "mine"}\n\ndef act(api):\n    yield "do"\n')
+    assert library.get("collect_wood").description == "mine"
 
 
 def test_import_is_cheap():

@@ -45,7 +45,7 @@ def main_options(
     verbose: bool = typer.Option(False, "--verbose", "-v", help="More detail; tracebacks on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or diagnostics on stderr."),
     model: Optional[str] = typer.Option(None, "--model", "-m", help="litellm model name (env RLGPT_MODEL; default rlgpt/offline, the built-in offline planner)."),
-    env: Optional[str] = typer.Option(None, "--env", "-e", help="World (env RLGPT_ENV; default crafter)."),
+    world: Optional[str] = typer.Option(None, "--world", "-w", "--env", "-e", help="World (env RLGPT_WORLD; default crafter; --env is an alias)."),
     library: Optional[str] = typer.Option(None, "--library", help="Skill library directory (env RLGPT_LIBRARY; default RLGPT_HOME/library)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (env RLGPT_SEED; default 0)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
@@ -53,7 +53,7 @@ def main_options(
     """RL-GPT: a slow agent plans, a fast agent writes code or RL configurations, a critic
     feeds back, and every code skill or trained policy lands in a reusable skill library."""
     ctx.obj = AppState(
-        settings=Settings.resolve(model=model, env=env, library=library, seed=seed),
+        settings=Settings.resolve(model=model, world=world, library=library, seed=seed),
         json=json_,
         verbose=verbose,
         quiet=quiet,

@@ -24,9 +24,11 @@ def register_skills(register):
 
 @hookspec
 def register_worlds(register):
-    """Register worlds: call ``register(name, factory, description="", available=None)``
+    """Register worlds: call ``register(name, factory, description="", available=None, kit=None)``
     (the signature of ``rlgpt_cli.worlds.base.register_world``). ``factory(**options)``
-    returns a gymnasium environment with ``action_names`` (the ``World`` interface);
+    returns a gymnasium environment with ``action_names`` (the ``World`` interface), ``kit()``
+    returns the world's ``WorldKit`` (actions, observation space, primitive API, planner
+    knowledge, achievements, API docs: what the agents and the runner need);
     ``available()`` returns ``(ok, reason)`` without starting the world."""
 
 
@@ -38,8 +40,10 @@ def register_tasks(register):
 
 @hookspec
 def register_models(register):
-    """Register model providers: call ``register(provider)`` for each; a provider answers
-    model names (such as ``rlgpt/offline``) that litellm does not know."""
+    """Register model providers: call ``register(provider, handler)`` for each, where
+    ``provider`` is the prefix of the model names it answers (``rlgpt`` for ``rlgpt/offline``)
+    and ``handler`` a ``litellm.CustomLLM`` instance. Called once, when litellm is first
+    imported (so a plugin may import litellm inside its implementation)."""
 
 
 @hookspec

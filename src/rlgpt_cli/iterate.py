@@ -74,14 +74,13 @@ class Loops:
     store: Any
     config: IterateConfig
     log: Callable[[str], None] = lambda _: None
-    seeds_base: int = 10_000
     view: Callable[[dict], None] = lambda _: None
     _library: Any = field(default=None, init=False)
 
     @property
     def library(self):
         if self._library is None:
-            from rlgpt_cli.session import open_library
+            from rlgpt_cli.workspace import open_library
 
             self._library = open_library(self.settings)
         return self._library
@@ -109,22 +108,20 @@ class Loops:
         return self.state
 
     def replan(self) -> None:
-        from rlgpt_cli.agents.planner import catalogue, make_plan
+        from rlgpt_cli.usecases import plan_task
 
-        plan, result = make_plan(self.client, self.task, catalogue(self.library), self.state["feedback"])
-        data = plan.model_dump()
-        if self.config.force_kind:
-            for sub in data["subactions"]:
-                sub["kind"], sub["skill"] = self.config.force_kind, None
+        record = plan_task(self.client, self.store, self.task, self.library, self.state["feedback"],
+                           kind=self.config.force_kind)
+        data = record["plan"]
         self.state["plan"] = data
-        self.state["plan_id"] = self.store.add_plan(self.task.name, self.task.world, result.model, data)
+        self.state["plan_id"] = record["id"]
         self.state["done"] = []
         self.log(f"outer {self.state['outer'] + 1}: plan {self.state['plan_id']}: "
                  + ", ".join(f"{s['name']}={s['kind']}" for s in data["subactions"]))
         self.save()
 
     def outer_iteration(self) -> None:
-        from rlgpt_cli.agents.loops import prefix_stages
+        from rlgpt_cli.usecases import prefix_stages
 
         if self.state["plan"] is None:
             self.replan()
@@ -152,7 +149,7 @@ class Loops:
                             "success_rate": next((r["success_rate"] for r in results if r["subaction"] == s["name"]),
                                                  None)} for s in subs],
             "task_success_rate": evaluation["success_rate"] if evaluation else 0.0,
-            "crafter_score": evaluation["crafter_score"] if evaluation else None,
+            **{name: (evaluation or {}).get(name) for name in (evaluation or {}).get("scores", [])},
             "env_steps": self.state["env_steps"], "cost_usd": self.state.get("cost_base", 0.0) + self.client.cost_usd,
         })
         self.state["outer"] += 1
@@ -168,45 +165,39 @@ class Loops:
             return None
 
     def seeds(self) -> list[int]:
-        return [self.seeds_base + self.settings.seed * 1000 + i for i in range(self.config.episodes)]
+        from rlgpt_cli import seeds
+
+        return seeds.skill_judging(self.settings.seed, self.config.episodes)
 
     def code_subaction(self, sub: dict, prefix: list) -> dict:
-        from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, save_code_skill
-        from rlgpt_cli.agents.planner import catalogue
-        from rlgpt_cli.session import crafter_world_factory
+        from rlgpt_cli.usecases import code_subaction
 
         self.log(f"  {sub['name']}: fast agent writes code")
         earlier = [f for f in self.state["feedback"] if f.get("subaction") == sub["name"]]
-        attempts = code_loop(
+        outcome = code_subaction(
             _NoCritic(self.client) if not self.config.use_critic else self.client,
-            self.task, sub, prefix, catalogue(self.library), make_world=crafter_world_factory(),
-            seeds=self.seeds(), attempts=self.config.inner,
+            self.task, sub, prefix, self.library, seeds=self.seeds(), attempts=self.config.inner,
             feedback=[a for f in earlier for a in f.get("attempts", [])], log=self.log,
+            provenance={"plan_id": self.state["plan_id"], "run_id": self.state["run_id"]},
         )
-        self.charge(sum(a.results.get("env_steps", 0) for a in attempts))
-        chosen = best(attempts)
-        skill = None
-        if chosen.success_rate > 0:
-            skill = save_code_skill(self.library, chosen, {"prompt": "fast_agent_code", "plan_id": self.state["plan_id"],
-                                                           "run_id": self.state["run_id"]})
+        self.charge(sum(a.results.get("env_steps", 0) for a in outcome.attempts))
+        skill = outcome.skill
         return {
-            "subaction": sub["name"], "kind": "code", "success": chosen.success_rate >= SUCCESS_TARGET,
-            "success_rate": chosen.success_rate, "skill": f"{skill.name} v{skill.version}" if skill else None,
+            "subaction": sub["name"], "kind": "code", "success": outcome.success,
+            "success_rate": outcome.chosen.success_rate, "skill": f"{skill.name} v{skill.version}" if skill else None,
             "attempts": [{"attempt": a.number, "success_rate": a.success_rate, "refused": a.refused,
                           "critique": a.critique.get("feedback"), "suggestions": a.critique.get("suggestions", [])}
-                         for a in attempts],
+                         for a in outcome.attempts],
         }
 
     def rl_subaction(self, sub: dict, prefix: list) -> dict:
-        from rlgpt_cli.agents.coder import write_rl_config
         from rlgpt_cli.agents.loops import SUCCESS_TARGET
-        from rlgpt_cli.agents.planner import catalogue
-        from rlgpt_cli.learn.subtask import learn_subaction
+        from rlgpt_cli.usecases import configure_rl, learn_subaction
 
         self.log(f"  {sub['name']}: fast agent configures RL")
         earlier = [f for f in self.state["feedback"] if f.get("subaction") == sub["name"] and f.get("kind") == "rl"]
-        config, _ = write_rl_config(self.client, self.task, sub, catalogue(self.library), earlier,
-                                    total_steps=self.config.rl_steps, max_episode_steps=1000)
+        config, _ = configure_rl(self.client, self.task, sub, self.library, earlier,
+                                 total_steps=self.config.rl_steps, max_episode_steps=1000)
         remaining = self.config.max_steps - self.state["env_steps"]
         config.total_steps = max(1, min(config.total_steps, remaining))
         result = learn_subaction(self.settings, self.task, sub, config, prefix, self.library,
@@ -217,18 +208,20 @@ class Loops:
                 "rl_config": config.model_dump()}
 
     def evaluate_task(self) -> dict | None:
-        from rlgpt_cli.evaluation import evaluate_task
+        from rlgpt_cli import seeds
+        from rlgpt_cli.usecases import evaluate_task
 
         subs = self.state["plan"]["subactions"] if self.state["plan"] else []
         try:
             report = evaluate_task(self.task, subs, self.library,
-                                   [20_000 + self.settings.seed * 1000 + i for i in range(self.config.episodes)])
+                                   seeds.task_judging(self.settings.seed, self.config.episodes))
         except NotFound as exc:  # a sub-action has no skill yet: the task cannot run
             self.log(f"  task evaluation skipped: {exc.message}")
             return None
         self.charge(report["mean_steps"] * report["episodes"])
+        score = "".join(f", {name.replace('_', ' ')} {report[name]:.1f}" for name in report["scores"])
         self.log(f"  task {self.task.name}: success {report['success_rate']:.0%} over {report['episodes']} "
-                 f"episodes, Crafter score {report['crafter_score']:.1f}")
+                 f"episodes{score}")
         return report
 
 

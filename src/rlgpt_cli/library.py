@@ -9,6 +9,12 @@ Layout under a library directory::
     skills/<name>/v<N>/skill.json, policy.pt, config.json      a policy skill
     skills/<name>/v<N>/meta.json  provenance, metrics and the recorded hash (rebuilds the manifest)
 
+The skills a library offers come through the ``register_skills`` hook, as simonw/llm builds
+its model registry from its hook: the built-in pack, installed packages and
+``RLGPT_HOME/plugins/*.py`` files register theirs, and the library registers its stored
+skills through the same hook call (a stored skill hides a provided one of the same name).
+Running skills is ``rlgpt_cli.runner``'s job; this module only stores and lists them.
+
 Skill files are untrusted, LLM-written code. They are never imported: metadata is read with
 ``ast.literal_eval``; ``act`` runs only in the sandbox, and only when the files still match
 the hash recorded when the skill was added. Policy weights load with
@@ -24,7 +30,6 @@ from __future__ import annotations
 import ast
 import contextlib
 import datetime
-import functools
 import hashlib
 import io
 import json
@@ -35,9 +40,9 @@ import tarfile
 import time
 import uuid
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable
 
 from rlgpt_cli.atomic import _fsync_dir, atomic_write
 from rlgpt_cli.errors import LibraryError, NotFound, SandboxError, nearest
@@ -77,18 +82,24 @@ class Skill:
     best: bool = False
     status: str = "ok"  # "ok" | "broken"
     problem: str = ""
-    # A trusted generator function for skills registered by installed packages; library
-    # skills leave it None and run in the sandbox.
+    # A trusted generator function ``entry(api, **params)``, only for skills that installed
+    # packages or plugin files register (trusted code the user installed); every other skill
+    # runs from its files, code skills in the sandbox.
     entry: Callable | None = None
+    # An unsaved code skill's source (a candidate being judged before it is stored).
+    source: str | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
         data["path"] = str(self.path) if self.path else None
         data.pop("entry")
+        data.pop("source")
         return data
 
     def files(self) -> dict[str, bytes]:
         """The skill's hashed files, read once (refusing a broken skill)."""
+        if self.source is not None:
+            return {"skill.py": self.source.encode("utf-8")}
         if self.path is None:
             raise LibraryError(f"skill {self.name} has no files")
         names = CODE_FILES if self.kind == "code" else POLICY_FILES
@@ -110,13 +121,6 @@ class Skill:
         from rlgpt_cli import sandbox
         return sandbox.load_module(source, f"{self.name}@v{self.version}", limits=limits, seed=seed)
 
-    def start(self, api, params: dict | None = None, limits: sandbox.Limits | None = None, seed: int | None = None):
-        """An iterator of action names: the sandboxed ``act(api, **params)`` generator."""
-        params = {**self.params, **(params or {})}
-        if self.entry is not None:
-            return self.entry(api, **params)
-        return self.load(limits, seed).start("act", api, **params)
-
     def load_policy(self) -> tuple[dict, dict]:
         """A policy skill's ``(state_dict, config)``; the learn module builds the network."""
         if self.kind != "policy":
@@ -125,10 +129,13 @@ class Skill:
         return _load_weights(files["policy.pt"], self.name), json.loads(files["config.json"])
 
 
-def _run_policy(skill: Skill, library: "Library", api, **params):
-    from rlgpt_cli.learn.policy_skill import act
-
-    return act(skill, library, api, **params)
+def candidate_skill(source: str) -> Skill:
+    """An unsaved code skill, judged in the sandbox before it is stored (refused code raises
+    LibraryError or, from the runner, SandboxError)."""
+    meta = parse_code_skill(source)
+    return Skill(name=meta["name"], version=0, kind="code", world=meta["world"], description=meta["description"],
+                 preconditions=meta["preconditions"], effects=meta["effects"], params=meta["params"],
+                 source=source)
 
 
 def content_hash(files: dict[str, bytes]) -> str:
@@ -256,31 +263,20 @@ except ImportError:  # Windows
 # The library
 
 
-class SkillPlugin:
-    """The trusted plugin object that exposes one library skill through ``register_skills``.
-
-    The skill's own file is never imported: this object hands over the ``Skill`` record,
-    whose ``start()`` compiles the file in the sandbox when it runs.
-    """
-
-    def __init__(self, skill: Skill):
-        self.skill = skill
-
-    @hookimpl
-    def register_skills(self, register):
-        register(self.skill)
-
-
 class Library:
-    """A skill library folder, plus read-only built-in skill folders (provenance ``builtin``).
+    """A skill library folder, plus the skills it is offered: read-only built-in skill folders
+    (provenance ``builtin``) and, with ``plugins``, every skill the ``register_skills`` hook
+    provides (the built-in pack, installed packages, plugin files).
 
     Built-in folders hold ``<name>.py`` code skills and ``<name>/`` policy folders
-    (skill.json, config.json, policy.pt). A library skill of the same name hides a built-in.
+    (skill.json, config.json, policy.pt). A stored skill of the same name hides an offered one.
     """
 
-    def __init__(self, path: Path | str, builtin_dirs: tuple[Path | str, ...] | list = (), lock_timeout: float = 10.0):
+    def __init__(self, path: Path | str, builtin_dirs: tuple[Path | str, ...] | list = (), lock_timeout: float = 10.0,
+                 plugins: bool = False):
         self.path = Path(path)
         self.builtin_dirs = [Path(d) for d in builtin_dirs]
+        self.plugins = plugins
         self.lock_timeout = lock_timeout
         self.skills_dir = self.path / "skills"
         self.manifest_path = self.path / "manifest.json"
@@ -316,12 +312,6 @@ class Library:
             **{k: record[k] for k in _RECORD_KEYS if k in record},
         )
         self._check_integrity(skill)
-        return self._runnable(skill)
-
-    def _runnable(self, skill: Skill) -> Skill:
-        """Policy skills run through the learner's trusted runner, which builds their network."""
-        if skill.kind == "policy":
-            skill.entry = functools.partial(_run_policy, skill, self)
         return skill
 
     @staticmethod
@@ -367,14 +357,33 @@ class Library:
             return Skill(name=name, version=1, kind="code", world="", description="", provenance={"source": "builtin"},
                          status="broken", problem=f"built-in skill {path}: {problem}")
         # Built-in code skills sit directly in the pack folder: give them a private view.
-        return self._runnable(_BuiltinSkill(
+        return (_BuiltinSkill(
             **meta, version=1, kind=kind, provenance={"source": "builtin"}, sha256=content_hash(files),
             path=path if kind == "policy" else path.parent, best=True, builtin_file=path if kind == "code" else None,
         ))
 
+    @hookimpl
+    def register_skills(self, register):
+        """The stored skills (every version), handed over like any plugin's."""
+        for versions in self._library_skills().values():
+            for skill in versions:
+                register(skill)
+
+    def _merged(self) -> dict[str, list[Skill]]:
+        """Every skill by name: stored versions, else the offered skill of that name."""
+        merged = self._builtin_skills()
+        if not self.plugins:
+            return {**merged, **self._library_skills()}
+        from rlgpt_cli import plugins
+
+        provided, stored = plugins.provided_skills(library=self)
+        for name, skill in provided.items():
+            merged[name] = [replace(skill, best=True)]
+        return {**merged, **stored}
+
     def list(self, kind: str | None = None, world: str | None = None, all_versions: bool = False) -> list[Skill]:
         """Skills sorted by name: the best version of each (or every version)."""
-        merged = {**self._builtin_skills(), **self._library_skills()}
+        merged = self._merged()
         found = []
         for name in sorted(merged):
             versions = merged[name]
@@ -384,7 +393,7 @@ class Library:
 
     def get(self, name: str, version: int | None = None) -> Skill:
         """One skill (the best version unless ``version`` is given); NotFound names the nearest."""
-        merged = {**self._builtin_skills(), **self._library_skills()}
+        merged = self._merged()
         if name not in merged:
             raise NotFound(f"no skill named {name!r}{nearest(name, merged)}")
         versions = merged[name]
@@ -591,21 +600,6 @@ class Library:
             self._write_manifest({"format": MANIFEST_FORMAT, "skills": skills})
         return problems
 
-    # -- plugins --------------------------------------------------------------------------
-
-    def register_plugins(self, pm) -> list[str]:
-        """Register one ``SkillPlugin`` per usable skill (best version) with ``pm``."""
-        names = []
-        for name in [n for n in pm.list_name_plugin() if n[0].startswith("skill:")]:
-            pm.unregister(name=name[0])
-        for skill in self.list():
-            if skill.status != "ok":
-                continue
-            plugin_name = f"skill:{skill.name}"
-            pm.register(SkillPlugin(skill), name=plugin_name)
-            names.append(plugin_name)
-        return names
-
     # -- portable archives ----------------------------------------------------------------
 
     def export(self, name: str, path: Path | str, version: int | None = None) -> Path:
@@ -738,61 +732,3 @@ def _read_archive(path: Path) -> dict[str, bytes]:
     except (OSError, zipfile.BadZipFile, tarfile.TarError) as exc:
         raise LibraryError(f"{path}: cannot read archive: {exc}") from None
     return members
-
-
-# ---------------------------------------------------------------------------------------
-# Running a code skill
-
-
-@dataclass
-class SkillResult:
-    steps: int
-    reward: float
-    terminated: bool
-    truncated: bool
-    info: dict
-    finished: bool  # the skill's generator returned (it considers its job done)
-    error: str | None = None  # why the sandbox stopped it, or what it raised
-    returned: Any = None  # the generator's return value
-
-
-def run_skill(skill: Skill, env, api, max_steps: int, params: dict | None = None,
-              limits: sandbox.Limits | None = None, seed: int | None = None) -> SkillResult:
-    """Drive a skill over a gymnasium env from its current state.
-
-    Each yielded action name becomes ``env.action_names.index(name)`` for ``env.step``; then
-    ``api.observe(obs, info)`` runs before the generator resumes. Stops at ``max_steps``, at
-    the end of the episode, when the generator returns, or when the sandbox stops it (then
-    ``error`` says why). A broken (tampered) skill raises LibraryError and never runs.
-    """
-    actions = {name: index for index, name in enumerate(env.action_names)}
-    result = SkillResult(steps=0, reward=0.0, terminated=False, truncated=False, info={}, finished=False)
-    try:
-        actor = skill.start(api, params, limits, seed)
-    except SandboxError as exc:  # refused, or act() raised before its first step
-        result.error = exc.message
-        return result
-    try:
-        while result.steps < max_steps:
-            try:
-                action = next(actor)
-            except StopIteration as stop:
-                result.finished, result.returned = True, stop.value
-                break
-            except SandboxError as exc:
-                result.error = exc.message
-                break
-            if not isinstance(action, str) or action not in actions:
-                result.error = f"skill {skill.name} yielded {action!r}, not an action name ({', '.join(actions)})"
-                break
-            obs, reward, terminated, truncated, info = env.step(actions[action])
-            result.steps += 1
-            result.reward += float(reward)
-            result.terminated, result.truncated, result.info = bool(terminated), bool(truncated), info
-            api.observe(obs, info)
-            if terminated or truncated:
-                break
-    finally:
-        if hasattr(actor, "close"):
-            actor.close()
-    return result

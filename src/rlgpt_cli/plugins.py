@@ -9,8 +9,8 @@ Plugins come from four places, in this order:
 3. loose ``.py`` files in ``RLGPT_HOME/plugins`` (datasette style): trusted code the user put
    there, imported as modules;
 4. the skill library: its skill files are untrusted LLM-written code, so they are never
-   imported; ``rlgpt_cli.library.Library.register_plugins`` registers one small trusted
-   plugin object per skill that exposes the sandbox-compiled skill.
+   imported; the ``Library`` object implements ``register_skills`` for its stored skills,
+   and :func:`provided_skills` calls it together with every plugin's.
 
 Importing this module is cheap (pluggy only): nothing is scanned until ``load_plugins``.
 """
@@ -35,6 +35,7 @@ DEFAULT_PLUGINS: list[str] = [
     "rlgpt_cli.default_plugins.worlds",
     "rlgpt_cli.default_plugins.minedojo_tasks",
     "rlgpt_cli.default_plugins.builtin_skills",
+    "rlgpt_cli.default_plugins.offline_model",
 ]
 
 pm = pluggy.PluginManager("rlgpt")
@@ -139,6 +140,38 @@ def get_skills() -> list:
     skills: list = []
     pm.hook.register_skills(register=skills.append)
     return skills
+
+
+def _skill_rank(plugin_name: str) -> int:
+    # Where two plugins register one name: a plugin file beats an installed package, which
+    # beats a built-in (the user's latest, most specific choice wins).
+    if plugin_name.startswith("rlgpt_plugin_file."):
+        return 2
+    return 0 if plugin_name in DEFAULT_PLUGINS else 1
+
+
+def provided_skills(library=None) -> tuple[dict, dict]:
+    """``(provided, stored)``: the skills plugins register through ``register_skills``, one
+    per name (see ``_skill_rank``), and, when ``library`` is given, the versions it registers
+    through its own ``register_skills`` (name -> list of versions).
+
+    A plugin skill without provenance gets ``{"source": "plugin", "plugin": NAME}``.
+    """
+    load_plugins()
+    chosen: dict[str, tuple[int, object]] = {}
+    for impl in pm.hook.register_skills.get_hookimpls():
+        rank = _skill_rank(impl.plugin_name)
+        found: list = []
+        impl.function(register=found.append)
+        for skill in found:
+            if not skill.provenance:
+                skill.provenance = {"source": "plugin", "plugin": impl.plugin_name}
+            if skill.name not in chosen or rank >= chosen[skill.name][0]:
+                chosen[skill.name] = (rank, skill)
+    stored: dict[str, list] = {}
+    if library is not None:
+        library.register_skills(register=lambda skill: stored.setdefault(skill.name, []).append(skill))
+    return {name: skill for name, (_, skill) in chosen.items()}, stored
 
 
 def call_hook(name: str, register) -> None:

@@ -5,7 +5,7 @@ Precedence, highest first: command-line flag > environment variable > default.
 | setting | flag | environment variable | default |
 |---|---|---|---|
 | model | `--model` | `RLGPT_MODEL` | `rlgpt/offline` (the built-in offline planner) |
-| world | `--env` | `RLGPT_ENV` | `crafter` |
+| world | `--world` (alias `--env`) | `RLGPT_WORLD` (alias `RLGPT_ENV`) | `crafter` |
 | home | – | `RLGPT_HOME` | the platform's user data dir for `rlgpt` |
 | library | `--library` | `RLGPT_LIBRARY` | `<home>/library` |
 | seed | `--seed` | `RLGPT_SEED` | `0` |
@@ -21,7 +21,7 @@ from pathlib import Path
 from rlgpt_cli.errors import UsageError
 
 OFFLINE_MODEL = "rlgpt/offline"
-DEFAULT_ENV = "crafter"
+DEFAULT_WORLD = "crafter"
 
 
 def default_home() -> Path:
@@ -43,7 +43,7 @@ def _env(name: str) -> str | None:
 @dataclass
 class Settings:
     model: str = OFFLINE_MODEL
-    env: str = DEFAULT_ENV
+    world: str = DEFAULT_WORLD  # the registered world tasks run in (not a gymnasium env)
     home: Path = field(default_factory=default_home)
     library: Path | None = None
     seed: int = 0
@@ -64,7 +64,7 @@ class Settings:
     def resolve(
         cls,
         model: str | None = None,
-        env: str | None = None,
+        world: str | None = None,
         library: str | Path | None = None,
         seed: int | None = None,
     ) -> "Settings":
@@ -82,7 +82,7 @@ class Settings:
             raise UsageError(f"seed must be a non-negative integer, got {seed}")
         return cls(
             model=model or _env("RLGPT_MODEL") or OFFLINE_MODEL,
-            env=env or _env("RLGPT_ENV") or DEFAULT_ENV,
+            world=world or _env("RLGPT_WORLD") or _env("RLGPT_ENV") or DEFAULT_WORLD,
             home=home,
             library=Path(library).expanduser() if library else None,
             seed=seed if seed is not None else 0,

@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import inspect
 import pprint
-from functools import cache
 from typing import Any
 
 from rlgpt_cli.agents import facts
 
 
-@cache
-def api_docs() -> list[dict[str, str]]:
-    """The primitive API as the prompt shows it: each public method's signature and docstring."""
-    from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
+def api_docs(world: str) -> list[dict[str, str]]:
+    """The world's primitive API as the prompt shows it: each public method's signature and docstring."""
+    from rlgpt_cli.worlds.base import get_kit
 
-    docs = [{"name": "api", "doc": inspect.getdoc(CrafterAPI) or ""}]
-    for name, fn in inspect.getmembers(CrafterAPI, inspect.isfunction):
-        if name.startswith("_") or name == "observe":
-            continue
-        sig = str(inspect.signature(fn)).replace("(self, ", "(").replace("(self)", "()")
-        docs.append({"name": f"api.{name}{sig}", "doc": inspect.getdoc(fn) or ""})
-    return docs
+    return get_kit(world).api_docs()
 
 
-def skill_source(answer, world: str = "crafter") -> str:
+def skill_source(answer, world: str) -> str:
     """A library skill file: the ``SKILL`` metadata written by rlgpt, then the model's code."""
     meta = {
         "name": answer.skill,
@@ -41,7 +32,7 @@ def skill_source(answer, world: str = "crafter") -> str:
 def write_code(client, task, sub: dict, library_skills: list[dict], feedback: list[dict]):
     """Ask for a code skill; returns ``(CodeAnswer, ModelResult)``."""
     result = client.prompt("fast_agent_code", {
-        "task": task.name, "subaction": sub, "api": api_docs(),
+        "task": task.name, "subaction": sub, "api": api_docs(task.world),
         "library": library_skills, "feedback": feedback,
     })
     return result.parsed, result
@@ -50,14 +41,12 @@ def write_code(client, task, sub: dict, library_skills: list[dict], feedback: li
 def write_rl_config(client, task, sub: dict, library_skills: list[dict], feedback: list[dict],
                     *, total_steps: int, max_episode_steps: int):
     """Ask for an RL configuration; returns ``(RLConfig, ModelResult)``."""
-    from rlgpt_cli.worlds.crafter import recipes
+    from rlgpt_cli.worlds.base import get_kit
 
+    kit = get_kit(task.world)
     result = client.prompt("fast_agent_rl", {
-        "task": task.name, "subaction": sub,
-        # The symbolic observation's keys, and the item order of its inventory vector.
-        "observation": {"keys": ["view", "inventory", "daylight", "facing", "pos", "sleeping"],
-                        "inventory": list(recipes.items())},
-        "actions": recipes.actions(), "library": library_skills, "feedback": feedback,
+        "task": task.name, "subaction": sub, "observation": kit.observation_docs(),
+        "actions": list(kit.action_names), "library": library_skills, "feedback": feedback,
         "total_steps": total_steps, "max_episode_steps": max_episode_steps,
     })
     return result.parsed, result

@@ -1,7 +1,7 @@
 """Facts in the world's terms, as the agents write them: ``"wood >= 1"``, ``"near table"``.
 
 Plans and code answers carry preconditions and effects as short strings (what a model
-writes); skills store them as dicts. These helpers convert between the two and check them.
+writes); skills store them as dicts. These helpers convert between the two.
 """
 
 from __future__ import annotations
@@ -38,10 +38,3 @@ def parse(facts: Iterable[str]) -> dict:
         out["other"] = other
     return out
 
-
-def holds(facts: Mapping, inventory: Mapping[str, int], nearby: Iterable[str] = ()) -> bool:
-    """Whether parsed facts hold for an inventory and the stations in view."""
-    around = set(nearby)
-    return all(inventory.get(k, 0) >= n for k, n in facts.get("inventory", {}).items()) and all(
-        s in around for s in facts.get("nearby", [])
-    )

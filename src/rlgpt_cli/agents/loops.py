@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from rlgpt_cli.agents.coder import judge, skill_source, write_code
-from rlgpt_cli.composer import Stage, run_episode, stage_from_subaction, summarise
-from rlgpt_cli.errors import NotFound, SandboxError, UsageError
+from rlgpt_cli.errors import SandboxError
+from rlgpt_cli.runner.episode import Stage, run_episode, stage_from_subaction, summarise
 
 # A sub-action's skill is good enough when it succeeds this often on the evaluation seeds.
 SUCCESS_TARGET = 0.8
@@ -29,47 +29,17 @@ class Attempt:
         return float(self.results.get("success_rate", 0.0))
 
 
-def prefix_stages(subactions: list[dict], index: int, library) -> list[Stage]:
-    """Stages that bring the world to where sub-action ``index`` starts, from library skills."""
-    stages = []
-    for sub in subactions[:index]:
-        name = sub.get("skill") or sub["name"]
-        try:
-            skill = library.get(name)
-        except NotFound:
-            raise UsageError(
-                f"sub-action {sub['name']} comes first and has no skill in the library yet; "
-                f"run: rlgpt code --subtask {sub['name']}"
-            ) from None
-        stages.append(stage_from_subaction(sub, skill))
-    return stages
-
-
-def candidate_skill(source: str):
-    """An unsaved code skill that runs in the sandbox, for evaluation before it is stored."""
-    from rlgpt_cli import sandbox
-    from rlgpt_cli.library import Skill, parse_code_skill
-
-    meta = parse_code_skill(source)
-    module = sandbox.load_module(source, f"{meta['name']}@candidate")
-    return Skill(
-        name=meta["name"], version=0, kind="code", world=meta["world"], description=meta["description"],
-        preconditions=meta["preconditions"], effects=meta["effects"], params=meta["params"],
-        entry=lambda api, **params: module.start("act", api, **params),
-    )
-
-
-def evaluate(make_world, prefix: list[Stage], stage: Stage, seeds: list[int]) -> dict:
+def evaluate(make_world, make_api, prefix: list[Stage], stage: Stage, seeds: list[int], library=None) -> dict:
     """Run set-up stages then ``stage`` on each seed; the stage's success statistics."""
-    episodes = [run_episode(make_world, seed, [*prefix, stage]) for seed in seeds]
+    episodes = [run_episode(make_world, make_api, seed, [*prefix, stage], library=library) for seed in seeds]
     return {**summarise(episodes, [stage.name])[stage.name], "seeds": list(seeds),
             "env_steps": sum(e.steps for e in episodes)}
 
 
 def code_loop(
     client, task, sub: dict, prefix: list[Stage], library_skills: list[dict], *,
-    make_world: Callable, seeds: list[int], attempts: int, feedback: list[dict] | None = None,
-    log: Callable[[str], None] = lambda _: None,
+    make_world: Callable, make_api: Callable, seeds: list[int], attempts: int, feedback: list[dict] | None = None,
+    log: Callable[[str], None] = lambda _: None, library=None,
 ) -> list[Attempt]:
     """Write, sandbox-check, run and judge code for ``sub`` until the critic is satisfied.
 
@@ -77,6 +47,7 @@ def code_loop(
     was refused by the sandbox (nothing ran).
     """
     from rlgpt_cli import sandbox
+    from rlgpt_cli.library import candidate_skill
 
     feedback = list(feedback or [])
     done: list[Attempt] = []
@@ -94,7 +65,7 @@ def code_loop(
             done.append(attempt)
             continue
         stage = stage_from_subaction(sub, candidate_skill(source))
-        attempt.results = evaluate(make_world, prefix, stage, seeds)
+        attempt.results = evaluate(make_world, make_api, prefix, stage, seeds, library)
         critique, _ = judge(client, task, sub, "code", {"number": number, "source": answer.source},
                             {**attempt.results, "target": SUCCESS_TARGET})
         attempt.critique = critique.model_dump()

@@ -196,7 +196,6 @@ def answer_rl(ctx: dict[str, Any]) -> dict:
     success = f"info['achievements'].get({achievement!r}, 0) > 0"
     return {
         "subtask": name,
-        "observation": "symbolic",
         "macro_actions": macros,
         "reward_code": "\n".join(lines) + "\n",
         "termination": {"success": success, "max_episode_steps": int(ctx.get("max_episode_steps", 500))},

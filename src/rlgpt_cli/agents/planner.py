@@ -4,48 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from rlgpt_cli.errors import UsageError
-
 
 def knowledge(task) -> dict[str, Any]:
-    """What the world teaches about a task: the recipe-graph steps that reach it, in order.
+    """What the task's world teaches about it (its kit's recipe graph or equivalent)."""
+    from rlgpt_cli.worlds.base import get_kit
 
-    Steps for several achievements chain: each starts from what the previous ones left.
-    """
-    if task.world != "crafter":
-        raise UsageError(f"the planner knows no recipe graph for world {task.world!r}")
-    from rlgpt_cli.worlds.crafter import recipes
-
-    inventory = {name: info["initial"] for name, info in recipes.items().items()}
-    placed: tuple[str, ...] = ()
-    steps: list[dict] = []
-    targets = list(task.achievements) + [k for k in task.inventory if not task.achievements]
-    for target in targets:
-        for step in recipes.plan_for(target, inventory, placed):
-            d = step.to_dict()
-            steps.append(d)
-            for item, delta in d["effects"].items():
-                inventory[item] = inventory.get(item, 0) + delta
-            if d["placed"]:
-                placed += (d["placed"],)
-    for item, n in task.inventory.items():  # "collect 5 wood": the last collect takes n
-        for d in reversed(steps):
-            if d["kind"] == "collect" and d["target"] == item:
-                d["count"] = max(d["count"], n)
-                d["effects"][item] = max(d["effects"][item], n)
-                break
-    return {
-        "steps": steps,
-        "facts": [f"{d['kind']} {d['target']}" + (f" x{d['count']}" if d["count"] > 1 else "")
-                  + (f" needs {d['preconditions']}" if d["preconditions"] else "")
-                  + (f" near {', '.join(d['nearby'])}" if d["nearby"] else "") for d in steps],
-    }
+    return get_kit(task.world).knowledge(task)
 
 
-def catalogue(library) -> list[dict[str, Any]]:
-    """The library as the planner reads it: each skill's best version and its measured success."""
+def catalogue(library, world: str | None = None) -> list[dict[str, Any]]:
+    """The library as the planner reads it (only ``world``'s skills when given): each skill's
+    best version and its measured success."""
     out = []
-    for skill in library.list():
+    for skill in library.list(world=world):
         if getattr(skill, "status", "ok") != "ok":
             continue
         metrics = skill.metrics or {}

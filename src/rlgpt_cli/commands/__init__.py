@@ -34,7 +34,7 @@ def recorded_run(st: AppState, command: str, args: dict[str, Any]) -> Iterator[i
     settings = st.settings
     run_id = store.start_run(
         command,
-        {**args, "model": settings.model, "env": settings.env, "seed": settings.seed},
+        {**args, "model": settings.model, "world": settings.world, "seed": settings.seed},
     )
     token = current_run.set(run_id)
     try:

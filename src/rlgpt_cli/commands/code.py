@@ -29,10 +29,10 @@ def code(
     max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Stop after this many model calls."),
 ) -> None:
     """Write a code skill for a sub-action, run it in the world, and save it with its success rate."""
-    from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, prefix_stages, save_code_skill
-    from rlgpt_cli.agents.planner import catalogue
-    from rlgpt_cli.commands.plan import create_plan
-    from rlgpt_cli.session import crafter_world_factory, model_client, model_label, open_library
+    from rlgpt_cli import seeds as seed_policy
+    from rlgpt_cli.agents.loops import SUCCESS_TARGET
+    from rlgpt_cli.usecases import code_subaction, plan_task, prefix_stages
+    from rlgpt_cli.workspace import model_client, model_label, open_library
     from rlgpt_cli.worlds.tasks import resolve_task
 
     st = state(ctx)
@@ -40,36 +40,34 @@ def code(
     with recorded_run(st, "code", {"subtask": subtask, "plan": plan_id, "episodes": episodes}) as run_id:
         store = open_store(st)
         client = model_client(settings, store, max_cost, max_calls)
+        library = open_library(settings)
         if plan_id is None:
-            record = create_plan(st, subtask, client=client, store=store)
+            record = plan_task(client, store, resolve_task(subtask, world=settings.world), library)
             index = len(record["plan"]["subactions"]) - 1
         else:
             record = store.get_plan(plan_id)
             index = find_subaction(record, subtask)
         task = resolve_task(record["task"], world=record["world"])
         sub = record["plan"]["subactions"][index]
-        library = open_library(settings)
         prefix = prefix_stages(record["plan"]["subactions"], index, library)
-        seeds = [settings.seed * 1000 + 10_000 + i for i in range(episodes)]
+        seeds = seed_policy.skill_judging(settings.seed, episodes)
         info(st, f"fast agent: {model_label(settings.model)}; sub-action {sub['name']} "
                  f"(after {len(prefix)} set-up sub-actions), {episodes} evaluation episodes")
-        attempts_made = code_loop(client, task, sub, prefix, catalogue(library), make_world=crafter_world_factory(),
-                                  seeds=seeds, attempts=attempts, log=lambda m: info(st, m))
-        chosen = best(attempts_made)
-        skill = save_code_skill(library, chosen, {"prompt": "fast_agent_code", "plan_id": record["id"],
-                                                  "run_id": run_id}) if chosen.success_rate > 0 else None
+        outcome = code_subaction(client, task, sub, prefix, library, seeds=seeds, attempts=attempts,
+                                 provenance={"plan_id": record["id"], "run_id": run_id}, log=lambda m: info(st, m))
+        chosen, skill = outcome.chosen, outcome.skill
         report = {
             "subtask": sub["name"], "plan_id": record["id"], "model": chosen.model,
             "success_rate": chosen.success_rate, "target": SUCCESS_TARGET, "seeds": seeds,
             "attempts": [{"number": a.number, "refused": a.refused, "success_rate": a.success_rate,
-                          "critique": a.critique.get("feedback")} for a in attempts_made],
+                          "critique": a.critique.get("feedback")} for a in outcome.attempts],
             "skill": skill.to_dict() if skill else None,
         }
-        if chosen.success_rate < SUCCESS_TARGET:
+        if not outcome.success:
             if st.json:  # the report still goes out; the error line goes to stderr
                 emit(st, report)
             raise TaskFailed(
-                f"no code skill for {sub['name']} reached {SUCCESS_TARGET:.0%} after {len(attempts_made)} attempts "
+                f"no code skill for {sub['name']} reached {SUCCESS_TARGET:.0%} after {len(outcome.attempts)} attempts "
                 f"(best {chosen.success_rate:.0%}" + (f", saved as v{skill.version}" if skill else "") + ")"
             )
 

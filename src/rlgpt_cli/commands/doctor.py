@@ -79,7 +79,7 @@ def collect(st) -> dict:
         },
         "api_keys_set": [k for k in API_KEY_VARS if os.environ.get(k)],
         "model": s.model,
-        "env": s.env,
+        "world": s.world,
         "home": str(s.home),
         "library": str(s.library_path),
         "database": str(s.db_path),

@@ -30,21 +30,16 @@ def list_(ctx: typer.Context) -> None:
 @envs_app.command("show")
 def show(ctx: typer.Context, name: str = typer.Argument(..., help="World name.")) -> None:
     """Show one world: availability, actions, observation and tasks."""
-    from rlgpt_cli.worlds.base import get_entry
+    from rlgpt_cli.worlds.base import get_entry, get_kit
     from rlgpt_cli.worlds.tasks import list_tasks
 
     st = state(ctx)
-    data = _describe(get_entry(name))
-    if name == "crafter":
-        from rlgpt_cli.worlds.crafter import recipes
-
-        data["actions"] = recipes.actions()
-        data["observation"] = {"symbolic": "view (2,9,7) material/object ids, inventory (16), daylight, "
-                                           "facing, pos, sleeping", "pixels": "64x64x3 uint8"}
-    elif name == "minedojo":
-        from rlgpt_cli.worlds.minedojo import ACTIONS
-
-        data["actions"] = list(ACTIONS)
+    entry = get_entry(name)
+    data = _describe(entry)
+    if entry.kit is not None:
+        kit = get_kit(name)
+        data["actions"] = list(kit.action_names)
+        data["observation"] = kit.observation_docs()
     data["tasks"] = [t.name for t in list_tasks(name)]
 
     def human(d):

@@ -10,7 +10,7 @@ import typer
 from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.errors import TaskFailed
 from rlgpt_cli.output import console, emit, info, table
-from rlgpt_cli.session import model_label
+from rlgpt_cli.workspace import model_label
 
 
 def render(report: dict) -> None:
@@ -59,7 +59,7 @@ def iterate(
 ) -> None:
     """Plan, code or learn each sub-action, judge, revise: until TASK succeeds or a budget ends."""
     from rlgpt_cli.iterate import IterateConfig, Loops, load_state, new_state, state_path
-    from rlgpt_cli.session import model_client
+    from rlgpt_cli.workspace import model_client
     from rlgpt_cli.worlds.tasks import resolve_task
 
     st = state(ctx)
@@ -81,7 +81,7 @@ def iterate(
             task = resolve_task(saved["task"], world=saved["world"])
             info(st, f"resuming iterate run {resume} at outer iteration {saved['outer'] + 1}")
         else:
-            task = resolve_task(" ".join(words), world=settings.env)
+            task = resolve_task(" ".join(words), world=settings.world)
             config = IterateConfig(outer=outer, inner=inner, episodes=episodes, max_steps=max_steps,
                                    target=target, rl_steps=rl_steps)
             path = state_path(settings.runs_dir, run_id)

@@ -105,8 +105,9 @@ def learn(
     """
     from rlgpt_cli.agents.loops import SUCCESS_TARGET
     from rlgpt_cli.learn.ppo import PPOConfig
-    from rlgpt_cli.learn.subtask import check_fits, learn_subaction
-    from rlgpt_cli.session import model_label, open_library
+    from rlgpt_cli.learn.subtask import check_fits
+    from rlgpt_cli.usecases import learn_subaction
+    from rlgpt_cli.workspace import model_label, open_library
 
     st = state(ctx)
     settings = st.settings
@@ -156,18 +157,15 @@ def learn(
 
 def _configure(st, subtask: str, config_file: Path | None, steps: int | None, max_cost, library):
     """The task, sub-action, start-state prefix and RL config for a new run."""
-    from rlgpt_cli.agents.coder import write_rl_config
-    from rlgpt_cli.agents.loops import prefix_stages
-    from rlgpt_cli.agents.planner import catalogue
-    from rlgpt_cli.commands.plan import create_plan
-    from rlgpt_cli.session import model_client
+    from rlgpt_cli.usecases import configure_rl, plan_task, prefix_stages
+    from rlgpt_cli.workspace import model_client
     from rlgpt_cli.worlds.tasks import resolve_task
 
     settings = st.settings
-    task = resolve_task(subtask, world=settings.env)  # unknown names: NotFound, exit 2, nearest names
+    task = resolve_task(subtask, world=settings.world)  # unknown names: NotFound, exit 2, nearest names
     store = open_store(st)
     client = model_client(settings, store, max_cost)
-    record = create_plan(st, task.name, client=client, store=store)
+    record = plan_task(client, store, task, library)
     subs = record["plan"]["subactions"]
     index = len(subs) - 1
     sub = dict(subs[index], kind="rl")
@@ -175,9 +173,8 @@ def _configure(st, subtask: str, config_file: Path | None, steps: int | None, ma
     if config_file is not None:
         config, source = read_rl_config(config_file), str(config_file)
     else:
-        config, result = write_rl_config(client, task, sub, catalogue(library), [],
-                                         total_steps=steps or DEFAULT_STEPS, max_episode_steps=task.max_steps)
-        source = result.model
+        config, source = configure_rl(client, task, sub, library, total_steps=steps or DEFAULT_STEPS,
+                                      max_episode_steps=task.max_steps)
     if steps is not None:
         config.total_steps = steps
     return task, sub, prefix, config, source

@@ -9,7 +9,7 @@ import typer
 from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.errors import UsageError
 from rlgpt_cli.output import console, emit, info, table
-from rlgpt_cli.session import model_label
+from rlgpt_cli.workspace import model_label
 
 
 def render_plan(record: dict) -> None:
@@ -23,23 +23,6 @@ def render_plan(record: dict) -> None:
            for i, s in enumerate(plan["subactions"])])
     if plan.get("notes"):
         c.print(plan["notes"])
-
-
-def create_plan(st, task_text: str, feedback: list[dict] | None = None, client=None, store=None) -> dict:
-    """Resolve the task, ask the slow agent, store the plan; return its stored record."""
-    from rlgpt_cli.agents.planner import catalogue, make_plan
-    from rlgpt_cli.session import model_client, open_library
-    from rlgpt_cli.worlds.tasks import resolve_task
-
-    settings = st.settings
-    task = resolve_task(task_text, world=settings.env)
-    store = store or open_store(st)
-    client = client or model_client(settings, store)
-    plan, result = make_plan(client, task, catalogue(open_library(settings)), feedback)
-    data = plan.model_dump()
-    plan_id = store.add_plan(task.name, task.world, result.model, data)
-    return {"id": plan_id, "task": task.name, "world": task.world, "model": result.model,
-            "cached": result.cached, "cost_usd": result.cost_usd, "plan": data}
 
 
 def plan(
@@ -58,11 +41,14 @@ def plan(
         return
     task_text = " ".join(words)
     with recorded_run(st, "plan", {"task": task_text}):
-        from rlgpt_cli.session import model_client
+        from rlgpt_cli.usecases import plan_task
+        from rlgpt_cli.workspace import model_client, open_library
+        from rlgpt_cli.worlds.tasks import resolve_task
 
+        task = resolve_task(task_text, world=st.settings.world)
         store = open_store(st)
         client = model_client(st.settings, store, max_cost, max_calls)
-        record = create_plan(st, task_text, client=client, store=store)
+        record = plan_task(client, store, task, open_library(st.settings))
     if record["cached"]:
         info(st, "model answer: cached")
     emit(st, record, render_plan)

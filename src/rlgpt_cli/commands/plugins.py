@@ -14,9 +14,12 @@ def plugins(ctx: typer.Context) -> None:
     from rlgpt_cli.library import Library
 
     st = state(ctx)
-    # Stored skills only: the built-in pack arrives through its own default plugin.
-    Library(st.settings.library_path).register_plugins(host.pm)
     rows = host.list_plugins()
+    # The library's stored skills come through the same hook call as the plugins' skills.
+    stored: list = []
+    Library(st.settings.library_path).register_skills(register=stored.append)
+    rows.append({"name": "library", "hooks": ["register_skills"], "path": str(st.settings.library_path),
+                 "skills": sorted({s.name for s in stored})})
     emit(st, rows, lambda rs: table(None, ["name", "hooks", "package"],
                                     [[p["name"], ", ".join(p["hooks"]),
                                       f"{p['package']} {p['version']}" if "package" in p else ""] for p in rs]))

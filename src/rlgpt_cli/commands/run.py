@@ -9,15 +9,15 @@ import typer
 
 from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.output import console, emit, info, table
-from rlgpt_cli.session import model_label
+from rlgpt_cli.workspace import model_label
 
 
 def render(report: dict) -> None:
     c = console()
     c.print(f"[bold]{report['task']}[/bold] ({report['world']}): success "
             f"[bold]{report['success_rate']:.0%}[/bold] over {report['episodes']} episodes on held-out seeds "
-            f"{report['seeds'][0]}..{report['seeds'][-1]} (step budget {report['max_steps']}); "
-            f"Crafter score {report['crafter_score']:.1f}")
+            f"{report['seeds'][0]}..{report['seeds'][-1]} (step budget {report['max_steps']})"
+            + "".join(f"; {name.replace('_', ' ').capitalize()} {report[name]:.1f}" for name in report["scores"]))
     table("sub-tasks", ["sub-task", "skill", "success", "failures"],
           [[k, report["skills"].get(k, ""), f"{v['success_rate']:.0%}",
             ", ".join(f"{c}: {n}" for c, n in v["failures"].items())] for k, v in report["subtasks"].items()])
@@ -37,25 +37,27 @@ def run(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Step budget per episode."),
 ) -> None:
     """Run TASK with the library's skills on held-out seeds; success, sub-task and achievement rates."""
-    from rlgpt_cli.commands.plan import create_plan
+    from rlgpt_cli import seeds as seed_policy
     from rlgpt_cli.errors import UsageError
-    from rlgpt_cli.evaluation import evaluate_task, held_out_seeds, parse_seeds, save_report
-    from rlgpt_cli.session import open_library
+    from rlgpt_cli.reports import save_report
+    from rlgpt_cli.usecases import evaluate_task, plan_task
+    from rlgpt_cli.workspace import model_client, open_library
     from rlgpt_cli.worlds.tasks import resolve_task
 
     st = state(ctx)
     if record is not None and record.suffix.lower() != ".gif":
         raise UsageError(f"--record must name a .gif file, got {record}")
-    seed_list = parse_seeds(seeds) if seeds else held_out_seeds(episodes, st.settings.seed)
+    seed_list = seed_policy.parse(seeds) if seeds else seed_policy.held_out(episodes, st.settings.seed)
     task_text = " ".join(words)
     with recorded_run(st, "run", {"task": task_text, "episodes": len(seed_list)}) as run_id:
         store = open_store(st)
-        task = resolve_task(task_text, world=st.settings.env)
+        task = resolve_task(task_text, world=st.settings.world)
+        library = open_library(st.settings)
         # The slow agent's plan over the library: sub-actions with good skills are reused.
-        plan = create_plan(st, task.name, store=store)
+        plan = plan_task(model_client(st.settings, store), store, task, library)
         info(st, f"plan {plan['id']} by {model_label(plan['model'])}: "
                  + " -> ".join(s["name"] for s in plan["plan"]["subactions"]))
-        report = evaluate_task(task, plan["plan"]["subactions"], open_library(st.settings), seed_list,
+        report = evaluate_task(task, plan["plan"]["subactions"], library, seed_list,
                                max_steps=max_steps, record=record)
         report["plan_id"], report["model"] = plan["id"], plan["model"]
         report["files"] = save_report(st.settings.runs_dir / f"run-{run_id}", report, model_label(plan["model"]))

@@ -11,6 +11,7 @@ import typer
 from rlgpt_cli.commands import state
 from rlgpt_cli.errors import LibraryError, UsageError
 from rlgpt_cli.output import console, emit
+from rlgpt_cli.workspace import open_library
 
 skills_app = typer.Typer(
     help="The skill library: code skills and trained policies, built in or learned.", no_args_is_help=True
@@ -20,14 +21,6 @@ skills_app = typer.Typer(
 class Kind(str, enum.Enum):
     code = "code"
     policy = "policy"
-
-
-def open_library(settings):
-    """The user's library over the built-in pack (a stored skill hides a built-in of its name)."""
-    from rlgpt_cli.library import Library
-    from rlgpt_cli.resources import builtin_skills_dir
-
-    return Library(settings.library_path, builtin_dirs=[builtin_skills_dir()])
 
 
 def _complete_names(ctx: typer.Context, incomplete: str) -> list[str]:
@@ -46,7 +39,9 @@ def _complete_names(ctx: typer.Context, incomplete: str) -> list[str]:
 def _source(skill, library) -> str:
     # By where the files are, not by provenance: an exported built-in imported into the
     # library keeps its "builtin" provenance but is a stored skill.
-    return "library" if skill.path and library.skills_dir in skill.path.parents else "builtin"
+    if skill.path and library.skills_dir in skill.path.parents:
+        return "library"
+    return "builtin" if skill.provenance.get("source") == "builtin" else "plugin"
 
 
 def _record(skill, library) -> dict:
@@ -126,8 +121,10 @@ def rm(ctx: typer.Context, name: str = NAME,
     """Remove a stored skill (every version, or one). Built-in skills cannot be removed."""
     st = state(ctx)
     library = open_library(st.settings)
-    if _source(library.get(name), library) == "builtin":  # NotFound (with nearest names) if unknown
-        raise UsageError(f"{name} is a built-in skill; built-in skills cannot be removed")
+    source = _source(library.get(name), library)  # NotFound (with nearest names) if unknown
+    if source != "library":
+        raise UsageError(f"{name} is a {'built-in' if source == 'builtin' else 'plugin'} skill; "
+                         "only stored skills can be removed")
     library.remove(name, version)
     what = f"{name} v{version}" if version else f"{name} (all versions)"
     emit(st, {"removed": name, "version": version}, lambda d: console().print(f"Removed {what}", markup=False))

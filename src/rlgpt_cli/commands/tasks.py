@@ -15,13 +15,13 @@ tasks_app = typer.Typer(help="The task catalogue: achievements, composite tasks,
 @tasks_app.command("list")
 def list_(
     ctx: typer.Context,
-    env: Optional[str] = typer.Option(None, "--env", "-e", help="Only this world's tasks (default: all worlds)."),
+    world: Optional[str] = typer.Option(None, "--world", "-w", "--env", "-e", help="Only this world's tasks (default: all worlds)."),
 ) -> None:
     """List the tasks agents can be asked to do."""
     from rlgpt_cli.worlds.tasks import list_tasks
 
     st = state(ctx)
-    tasks = [t.to_dict() for t in list_tasks(env)]
+    tasks = [t.to_dict() for t in list_tasks(world)]
 
     def human(rows):
         table(None, ["name", "world", "success", "budget", "description"],
@@ -38,7 +38,7 @@ def show(ctx: typer.Context, name: str = typer.Argument(..., help='Task name, al
     from rlgpt_cli.worlds.tasks import resolve_task
 
     st = state(ctx)
-    task = resolve_task(name, world=st.settings.env).to_dict()
+    task = resolve_task(name, world=st.settings.world).to_dict()
 
     def human(t):
         c = console()

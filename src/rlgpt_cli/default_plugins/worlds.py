@@ -16,4 +16,5 @@ def register_worlds(register):
     from rlgpt_cli.worlds.base import BUILTIN_WORLDS
 
     for entry in BUILTIN_WORLDS:
-        register(entry.name, entry.factory, description=entry.description, available=entry.available)
+        register(entry.name, entry.factory, description=entry.description, available=entry.available,
+                 kit=entry.kit)

@@ -1,6 +1,7 @@
 """Learn one sub-action end to end: RL config -> envs -> PPO -> evaluation -> policy skill.
 
-`learn_subaction` is what `rlgpt learn` and `rlgpt iterate` call for an ``rl`` sub-action.
+`train_subaction` is what the `learn a sub-action` use-case (`usecases.learn_subaction`,
+shared by `rlgpt learn` and `rlgpt iterate`) runs for an ``rl`` sub-action.
 The run lives in a folder (``RLGPT_HOME/runs/learn-<training id>``)::
 
     run.json        everything needed to resume (RL config, PPO config, prefix, seeds)
@@ -37,7 +38,6 @@ from rlgpt_cli.errors import Interrupted, UsageError
 DEFAULT_NUM_ENVS = 8
 CHECKPOINT_EVERY = 2  # PPO updates between checkpoints
 EVAL_EPISODES = 20
-EVAL_SEED_BASE = 100_000  # held-out worlds: training uses seeds near `seed`
 # Memory a run needs, measured on Crafter with the symbolic network (rounded up): one
 # sub-environment (world, API memory, sandboxed skills), one stored transition, and one
 # sample in a training minibatch (activations kept for the backward pass).
@@ -118,8 +118,8 @@ def _prefix_records(prefix: list) -> list[dict]:
 
 
 def _prefix_stages(records: list[dict], library) -> list:
-    from rlgpt_cli.composer import Stage
     from rlgpt_cli.errors import NotFound
+    from rlgpt_cli.runner.episode import Stage
 
     stages = []
     for r in records:
@@ -132,7 +132,9 @@ def _prefix_stages(records: list[dict], library) -> list:
 
 
 def _env_factory(plan: _Plan, library, prefix: list, gamma: float) -> Callable[[int], Any]:
-    from rlgpt_cli.learn.macro import RewardSpec, SubtaskEnv, load_macros
+    from rlgpt_cli.learn.subtask_env import SubtaskEnv
+    from rlgpt_cli.runner.rewards import RewardSpec
+    from rlgpt_cli.runner.skills import load_macros
 
     term = plan.rl_config["termination"]
 
@@ -140,12 +142,12 @@ def _env_factory(plan: _Plan, library, prefix: list, gamma: float) -> Callable[[
         rewards = RewardSpec(plan.rl_config["reward_code"], term["success"], plan.subtask["name"])
         macros = load_macros(library, plan.rl_config["macro_actions"], plan.macro_versions)
         return SubtaskEnv(rewards, macros, term["max_episode_steps"], prefix=prefix, seed=seed, gamma=gamma,
-                          macro_step_cap=plan.macro_step_cap)
+                          macro_step_cap=plan.macro_step_cap, world=plan.world, library=library)
 
     return make
 
 
-def learn_subaction(settings, task, sub: dict, config, prefix: list, library, *, seed: int = 0,
+def train_subaction(settings, task, sub: dict, config, prefix: list, library, *, seed: int = 0,
                     num_envs: int | None = None, device: str = "auto", log: Callable[[str], None] = print,
                     run_dir: str | Path | None = None, resume: int | None = None,
                     episodes: int = EVAL_EPISODES, on_update: Callable[[dict], None] | None = None,
@@ -160,8 +162,9 @@ def learn_subaction(settings, task, sub: dict, config, prefix: list, library, *,
     Raises Interrupted (exit 130, run marked interrupted, resumable) on SIGINT/SIGTERM, and
     lets a SandboxError from the reward code through after marking the run failed.
     """
+    from rlgpt_cli import seeds
     from rlgpt_cli.learn import ppo
-    from rlgpt_cli.learn.macro import MACRO_STEP_CAP, load_macros
+    from rlgpt_cli.runner.skills import MACRO_STEP_CAP, load_macros
     from rlgpt_cli.store import Store
 
     store = Store(settings.db_path)
@@ -188,7 +191,7 @@ def learn_subaction(settings, task, sub: dict, config, prefix: list, library, *,
             plan = _Plan(subtask=sub, task=task.name, world=task.world, rl_config=rl,
                          ppo=dataclasses.asdict(ppo_config), prefix=_prefix_records(prefix),
                          macro_versions={s.name: s.version for s in macros}, macro_step_cap=MACRO_STEP_CAP,
-                         eval_seeds=[EVAL_SEED_BASE + seed * 1000 + i for i in range(episodes)],
+                         eval_seeds=seeds.policy_evaluation(seed, episodes),
                          model=model or settings.model)
             training_id = store.start_training(sub["name"], task.world, "", rl, rl["total_steps"])
             run_dir = Path(run_dir or settings.runs_dir / f"learn-{training_id}")
@@ -205,6 +208,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
          resuming: bool, log, on_update, checkpoint_every: int) -> dict:
     from torch.utils.tensorboard import SummaryWriter
 
+    from rlgpt_cli import seeds
     from rlgpt_cli.errors import RlgptError
     from rlgpt_cli.learn import ppo
 
@@ -228,7 +232,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         f"macro-actions: {', '.join(macros) or 'none (pure PPO)'}; run {run_dir}")
 
     make = _env_factory(plan, library, prefix, ppo_config.gamma)
-    envs = ppo.SyncEnvs([functools.partial(make, ppo_config.seed + i) for i in range(ppo_config.num_envs)])
+    envs = ppo.SyncEnvs([functools.partial(make, s) for s in seeds.training(ppo_config.seed, ppo_config.num_envs)])
 
     def env_steps() -> int:
         return base_steps + sum(e.total_env_steps for e in envs.envs)
@@ -304,7 +308,7 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
     rl = plan.rl_config
     config = {
         "world": plan.world, "task": plan.task, "subtask": plan.subtask["name"],
-        "observation": rl["observation"], "network": result.agent.spec(),
+        "network": result.agent.spec(),
         "native_actions": result.agent.n_actions - len(rl["macro_actions"]),
         "macro_actions": rl["macro_actions"], "macro_versions": plan.macro_versions,
         "macro_step_cap": plan.macro_step_cap, "reward_code": rl["reward_code"],

@@ -9,6 +9,7 @@ litellm is imported on the first call, never at import time (it takes seconds).
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -95,7 +96,7 @@ def _import_litellm():
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     import litellm
 
-    from rlgpt_cli.models.offline_provider import ensure_registered
+    from rlgpt_cli import plugins
 
     # litellm prints "Give Feedback / Get Help" banners to stdout on errors; our errors
     # are reported once, on one line, by the CLI.
@@ -103,8 +104,14 @@ def _import_litellm():
     # litellm's own response objects trip pydantic's serializer warnings, from its logging
     # threads too, so a scoped catch_warnings cannot silence them: noise for our users.
     warnings.filterwarnings("ignore", message="Pydantic serializer warnings", category=UserWarning)
-    ensure_registered(litellm)
+    plugins.call_hook("register_models", functools.partial(_add_provider, litellm))
     return litellm
+
+
+def _add_provider(litellm, provider: str, handler) -> None:
+    """Route ``provider/...`` model names to ``handler`` (a plugin's ``litellm.CustomLLM``)."""
+    others = [item for item in litellm.custom_provider_map if item.get("provider") != provider]
+    litellm.custom_provider_map = [*others, {"provider": provider, "custom_handler": handler}]
 
 
 class ModelClient:

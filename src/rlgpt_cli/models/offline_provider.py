@@ -83,7 +83,7 @@ def answer(model: str, messages: list[dict[str, Any]]) -> str:
 
 
 @cache
-def _handler():
+def handler():
     """The CustomLLM instance (built lazily: subclassing it needs litellm imported)."""
     import time
 
@@ -108,12 +108,3 @@ def _handler():
             return response
 
     return OfflineLLM()
-
-
-def ensure_registered(litellm) -> None:
-    """Route ``rlgpt/...`` models to the offline handler (once per process)."""
-    if not any(item.get("provider") == PROVIDER for item in litellm.custom_provider_map):
-        litellm.custom_provider_map = [
-            *litellm.custom_provider_map,
-            {"provider": PROVIDER, "custom_handler": _handler()},
-        ]

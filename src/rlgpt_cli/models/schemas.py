@@ -135,14 +135,12 @@ class RLConfig(_Answer):
     """
 
     subtask: str = Field(min_length=1)
-    observation: Literal["symbolic", "pixels"] = "symbolic"
     macro_actions: list[str] = Field(default_factory=list)
     reward_code: str = Field(min_length=1)
     termination: Termination
     total_steps: int = Field(default=100_000, gt=0)
     notes: str = ""
 
-    _observation = field_validator("observation", mode="before")(_keyword)
     _macros = field_validator("macro_actions", mode="before")(_listify)
     _code = field_validator("reward_code", mode="before")(_unfence)
 

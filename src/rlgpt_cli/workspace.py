@@ -1,4 +1,4 @@
-"""What the working commands share: the library, the model client, labels for output."""
+"""What working commands and the loops share: the library, the model client, labels for output."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from rlgpt_cli.settings import OFFLINE_MODEL, Settings
 
 
 def open_library(settings: Settings):
+    """The user's library, offered every skill plugins register (the built-in pack included)."""
     from rlgpt_cli.library import Library
-    from rlgpt_cli.resources import builtin_skills_dir
 
-    return Library(settings.library_path, builtin_dirs=[builtin_skills_dir()])
+    return Library(settings.library_path, plugins=True)
 
 
 def model_client(settings: Settings, store=None, max_cost: float | None = None, max_calls: int | None = None):
@@ -23,12 +23,3 @@ def model_label(model: str) -> str:
     if model == OFFLINE_MODEL:
         return f"{model} (built-in offline planner, not an LLM)"
     return model
-
-
-def crafter_world_factory(length: int = 10_000):
-    def make():
-        from rlgpt_cli.worlds.base import get_world
-
-        return get_world("crafter", length=length)
-
-    return make

@@ -1,8 +1,9 @@
-"""Run sub-actions in a world, one skill after another, and judge each one.
+"""Run a plan's sub-actions in a world, one skill after another, and judge each one.
 
-The evaluation of a new code skill, ``rlgpt iterate`` and ``rlgpt run`` all do the same
-thing: reset the world on a seed, run the skills of the earlier sub-actions to reach the
-state the next one starts from, run it, and record whether its success check held.
+The evaluation of a new code skill, the start state of a sub-task being learned,
+``rlgpt iterate`` and ``rlgpt run`` all do the same thing: reset the world on a seed, run
+the skills of the earlier sub-actions to reach the state the next one starts from, run it,
+and record whether its success check held.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from rlgpt_cli.agents import facts
+from rlgpt_cli.errors import NotFound
+from rlgpt_cli.runner.skills import run_skill
 
 # Steps a single sub-action may take before it counts as stuck.
 STAGE_STEPS = 1500
@@ -63,44 +66,46 @@ def stage_success(stage: Stage, before: dict, after: dict) -> bool:
     )
 
 
-def run_episode(
-    make_world: Callable[[], Any],
-    seed: int,
-    stages: list[Stage],
-    *,
-    max_steps: int = 10_000,
-    stop_on_failure: bool = True,
-    judge_from: int = 0,
-    on_step: Callable[[Any, dict], None] | None = None,
-) -> Episode:
-    """Reset the world on ``seed`` and run ``stages`` in order.
+def _state(info: dict) -> dict:
+    return {"achievements": dict(info.get("achievements", {})), "inventory": dict(info.get("inventory", {}))}
 
-    With ``stop_on_failure`` the episode ends at the first stage that fails (later ones
-    cannot start from the state they need). ``judge_from`` marks the stages before it as
-    set-up: they still run, but callers judge only the stages from that index on.
+
+@dataclass
+class StagesRun:
+    """What running a list of stages from some state gave."""
+
+    results: list[StageResult]
+    state: dict  # achievements and inventory after the last stage
+    info: dict  # the last step's info (the one given when no stage took a step)
+    steps: int
+    died: bool
+    ended: bool  # the episode ended (death or the world's step limit)
+
+    @property
+    def ok(self) -> bool:
+        return not self.ended and all(r.success for r in self.results)
+
+
+def run_stages(env, api, stages: list[Stage], info: dict, *, max_steps: float = float("inf"),
+               stop_on_failure: bool = True, library=None) -> StagesRun:
+    """Run ``stages`` in order from the state ``info`` describes (``api`` already observed it).
+
+    With ``stop_on_failure`` the run ends at the first stage that fails (later ones cannot
+    start from the state they need). ``max_steps`` caps the steps of all stages together.
     """
-    from rlgpt_cli.library import run_skill
-    from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
-
-    world = make_world()
-    obs, info = world.reset(seed=seed)
-    api = CrafterAPI()
-    api.observe(obs, info)
-    state = {"achievements": dict(info.get("achievements", {})), "inventory": dict(info.get("inventory", {}))}
+    state, last = _state(info), info
     results: list[StageResult] = []
-    steps, died = 0, False
-    env = _Recorder(world, on_step) if on_step else world
+    steps, died, ended = 0, False, False
     for stage in stages:
         budget = min(stage.max_steps, max_steps - steps)
         if budget <= 0:
             results.append(StageResult(stage.name, stage.skill.name, False, 0, "step_cap"))
             break
         before = state
-        res = run_skill(stage.skill, env, api, max_steps=budget, params=stage.params)
+        res = run_skill(stage.skill, env, api, max_steps=budget, params=stage.params, library=library)
         steps += res.steps
         if res.info:
-            state = {"achievements": dict(res.info.get("achievements", {})),
-                     "inventory": dict(res.info.get("inventory", {}))}
+            state, last = _state(res.info), res.info
         ok = stage_success(stage, before, state)
         if ok:
             outcome = "success"
@@ -115,11 +120,34 @@ def run_episode(
         else:
             outcome = "step_cap"
         results.append(StageResult(stage.name, stage.skill.name, ok, res.steps, outcome, res.error))
-        if res.terminated or res.truncated or (stop_on_failure and not ok):
-            died = died or res.terminated
+        if res.terminated or res.truncated:
+            died, ended = died or res.terminated, True
             break
+        if stop_on_failure and not ok:
+            break
+    return StagesRun(results, state, last, steps, died, ended)
+
+
+def run_episode(
+    make_world: Callable[[], Any],
+    make_api: Callable[[], Any],
+    seed: int,
+    stages: list[Stage],
+    *,
+    max_steps: int = 10_000,
+    stop_on_failure: bool = True,
+    on_step: Callable[[Any, dict], None] | None = None,
+    library=None,
+) -> Episode:
+    """Reset a new world on ``seed`` and run ``stages`` in order (see :func:`run_stages`)."""
+    world = make_world()
+    obs, info = world.reset(seed=seed)
+    api = make_api()
+    api.observe(obs, info)
+    env = _Recorder(world, on_step) if on_step else world
+    run = run_stages(env, api, stages, info, max_steps=max_steps, stop_on_failure=stop_on_failure, library=library)
     world.close()
-    return Episode(seed, results, steps, state["achievements"], state["inventory"], died)
+    return Episode(seed, run.results, run.steps, run.state["achievements"], run.state["inventory"], run.died)
 
 
 class _Recorder:
@@ -166,3 +194,18 @@ def stage_from_subaction(sub: dict, skill, max_steps: int = STAGE_STEPS) -> Stag
     amount = next((p for p in ("count", "n") if p in (skill.params or {})), None)
     params = {amount: next(iter(gains.values()))} if amount and len(gains) == 1 else {}
     return Stage(sub["name"], skill, effects, params=params, max_steps=max_steps)
+
+
+def plan_stages(subactions: list[dict], library) -> list[Stage]:
+    """The stages of a plan's sub-actions, each run by its library skill (the sub-action's
+    ``skill`` when it names one, else the skill of the sub-action's own name)."""
+    stages = []
+    for sub in subactions:
+        name = sub.get("skill") or sub["name"]
+        try:
+            skill = library.get(name)
+        except NotFound:
+            raise NotFound(f"the library has no skill for sub-action {sub['name']}; "
+                           f"build it with: rlgpt iterate or rlgpt code --subtask {sub['name']}") from None
+        stages.append(stage_from_subaction(sub, skill))
+    return stages

@@ -1,0 +1,258 @@
+"""Running a skill: a code skill, a policy skill, or a macro-action inside a policy's action space.
+
+Every skill is an iterator of action names. :func:`start` makes one from a
+``library.Skill``: a trusted plugin skill calls its ``entry`` generator; a code skill
+(stored, built-in or an unsaved candidate) runs its ``act(api, **params)`` in the sandbox
+after its hash is checked; a policy skill runs :func:`policy_actions`. :func:`run_skill`
+drives any of them over a gymnasium env. :class:`MacroActions` is the set of skills a
+policy has in its action space, with their precondition mask: the same code steps them in
+training (``learn.subtask_env``) and when a trained policy runs as a skill, so the two
+cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import numpy as np
+
+from rlgpt_cli.errors import LibraryError, SandboxError
+
+# Env steps one macro-action may take before control returns to the policy.
+MACRO_STEP_CAP = 100
+
+
+@dataclass
+class SkillResult:
+    steps: int
+    reward: float
+    terminated: bool
+    truncated: bool
+    info: dict
+    finished: bool  # the skill's generator returned (it considers its job done)
+    error: str | None = None  # why the sandbox stopped it, or what it raised
+    returned: Any = None  # the generator's return value
+
+
+def start(skill, api, params: dict | None = None, *, library=None, limits=None, seed: int | None = None
+          ) -> Iterator[str]:
+    """The skill's iterator of action names, with ``params`` over its defaults.
+
+    ``library`` resolves a policy skill's macro-actions. A broken (tampered) skill raises
+    LibraryError and never runs; a code skill the sandbox refuses raises SandboxError.
+    """
+    params = {**skill.params, **(params or {})}
+    if skill.entry is not None:
+        return skill.entry(api, **params)
+    if skill.kind == "code":
+        return skill.load(limits, seed).start("act", api, **params)
+    if skill.kind == "policy":
+        if library is None:
+            raise LibraryError(f"policy skill {skill.name} runs only with its library (for its macro-actions)")
+        return policy_actions(skill, library, api, **params)
+    raise LibraryError(f"skill {skill.name} has unknown kind {skill.kind!r}")
+
+
+def run_skill(skill, env, api, max_steps: int, params: dict | None = None, *, library=None,
+              limits=None, seed: int | None = None) -> SkillResult:
+    """Drive a skill over a gymnasium env from its current state.
+
+    Each yielded action name becomes ``env.action_names.index(name)`` for ``env.step``; then
+    ``api.observe(obs, info)`` runs before the generator resumes. Stops at ``max_steps``, at
+    the end of the episode, when the generator returns, or when the sandbox stops it (then
+    ``error`` says why).
+    """
+    actions = {name: index for index, name in enumerate(env.action_names)}
+    result = SkillResult(steps=0, reward=0.0, terminated=False, truncated=False, info={}, finished=False)
+    try:
+        actor = start(skill, api, params, library=library, limits=limits, seed=seed)
+    except SandboxError as exc:  # refused, or act() raised before its first step
+        result.error = exc.message
+        return result
+    try:
+        while result.steps < max_steps:
+            try:
+                action = next(actor)
+            except StopIteration as stop:
+                result.finished, result.returned = True, stop.value
+                break
+            except SandboxError as exc:
+                result.error = exc.message
+                break
+            if not isinstance(action, str) or action not in actions:
+                result.error = f"skill {skill.name} yielded {action!r}, not an action name ({', '.join(actions)})"
+                break
+            obs, reward, terminated, truncated, info = env.step(actions[action])
+            result.steps += 1
+            result.reward += float(reward)
+            result.terminated, result.truncated, result.info = bool(terminated), bool(truncated), info
+            api.observe(obs, info)
+            if terminated or truncated:
+                break
+    finally:
+        if hasattr(actor, "close"):
+            actor.close()
+    return result
+
+
+# ---------------------------------------------------------------------------------------
+# Macro-actions
+
+
+def preconditions_hold(skill, api) -> bool:
+    """A skill's ``preconditions`` against the API's memory: inventory counts held, stations seen."""
+    pre = skill.preconditions or {}
+    if not all(api.inventory.get(item, 0) >= n for item, n in (pre.get("inventory") or {}).items()):
+        return False
+    return all(api.seen(station) for station in (pre.get("nearby") or []))
+
+
+def load_macros(library, names: list[str], versions: dict[str, int] | None = None) -> list:
+    """The library skills named as macro-actions (a given version where one is pinned)."""
+    skills = []
+    for name in names:
+        skill = library.get(name, (versions or {}).get(name))
+        if skill.status != "ok":
+            raise LibraryError(f"macro-action {name} is broken: {skill.problem}")
+        skills.append(skill)
+    return skills
+
+
+class MacroActions:
+    """Library skills inserted into a policy's action space after the world's native actions.
+
+    A macro-action runs its skill until the skill returns, ``cap`` env steps pass, or the
+    sandbox stops it; to the policy it is ONE temporally extended action. A skill that ends
+    without acting still costs one ``noop``, so every decision advances the world. A macro
+    is masked while its skill's preconditions fail. Code skills compile once, not per call.
+    """
+
+    def __init__(self, skills: list, native_actions: list[str], *, library=None, seed: int | None = None):
+        self.skills = list(skills)
+        self.names = [s.name for s in self.skills]
+        self.native = list(native_actions)
+        self._library = library
+        self._seed = seed
+        self._modules: dict[int, Any] = {}
+
+    def __len__(self) -> int:
+        return len(self.skills)
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.native) + len(self.skills)
+
+    def _start(self, index: int, api) -> Iterator[str]:
+        skill = self.skills[index]
+        if skill.kind != "code" or skill.entry is not None:
+            return start(skill, api, library=self._library)
+        if index not in self._modules:
+            self._modules[index] = skill.load(seed=self._seed)
+        return self._modules[index].start("act", api, **skill.params)
+
+    def actions(self, index: int, api, cap: int) -> Iterator[str]:
+        """The native action names macro ``index`` takes, at most ``cap`` of them."""
+        taken, actor = 0, None
+        try:
+            actor = self._start(index, api)
+            while taken < cap:
+                name = next(actor)
+                if name not in self.native:
+                    break
+                yield name
+                taken += 1
+        except (StopIteration, SandboxError):
+            pass  # the skill finished, or its code failed or was stopped: the macro-action is over
+        finally:
+            if hasattr(actor, "close"):
+                actor.close()
+        if taken == 0:  # ended without acting: still one step of world time
+            yield "noop"
+
+    def mask(self, api) -> np.ndarray:
+        """Which actions are allowed now: every native one, and the macros whose preconditions hold."""
+        macros = [preconditions_hold(s, api) for s in self.skills]
+        return np.concatenate([np.ones(len(self.native), bool), np.array(macros, dtype=bool)])
+
+    def observe(self, obs: dict, api) -> dict:
+        """The policy's observation: the world's, plus the action mask when there are macros."""
+        if not self.skills:
+            return obs
+        return {**obs, "action_mask": self.mask(api).astype(np.int8)}
+
+
+def observation_space(kit, n_macros: int):
+    """The policy's observation space: the world's, plus an ``action_mask`` when it has macros."""
+    from gymnasium import spaces
+
+    inner = kit.observation_space()
+    if not n_macros:
+        return inner
+    return spaces.Dict({**inner.spaces, "action_mask": spaces.MultiBinary(len(kit.action_names) + n_macros)})
+
+
+# ---------------------------------------------------------------------------------------
+# Policy skills
+
+# Networks rebuilt per skill version (sha256), so a stage run many times loads weights once.
+_AGENTS: dict[str, object] = {}
+
+
+def _agent(skill, config: dict, state_dict: dict):
+    from rlgpt_cli.learn.ppo import Agent
+    from rlgpt_cli.worlds.base import get_kit
+
+    key = skill.sha256 or f"{skill.name}@{skill.version}"
+    if key not in _AGENTS:
+        network = config["network"]
+        space = observation_space(get_kit(skill.world), len(config["macro_actions"]))
+        agent = Agent(space, network["n_actions"], use_pos=network.get("use_pos", False))
+        try:
+            agent.load_state_dict(state_dict)
+        except RuntimeError as exc:
+            raise LibraryError(f"policy {skill.name} v{skill.version}: weights do not fit its network: "
+                               f"{str(exc).splitlines()[0]}") from None
+        _AGENTS[key] = agent.eval()
+    return _AGENTS[key]
+
+
+def _success_info(api, before: dict) -> dict:
+    """The step info a success expression reads, rebuilt from the API's memory."""
+    achievements = dict(api.achievements)
+    unlocked = tuple(k for k, v in achievements.items() if v > 0 and before.get(k, 0) == 0)
+    return {"achievements": achievements, "inventory": dict(api.inventory), "unlocked": unlocked}
+
+
+def policy_actions(skill, library, api, max_steps: int | None = None, **_params) -> Iterator[str]:
+    """A trained policy skill as a skill: yields action names until success or ``max_steps``.
+
+    Each step it reads the latest observation the runner gave the API (``api.last_obs``),
+    adds the action mask, samples an action and yields it: a native action directly, a
+    macro-action as its skill's own actions, capped as in training. Returns True once the
+    sub-task's success expression holds, False at its step cap.
+    """
+    from rlgpt_cli.runner.rewards import RewardSpec
+    from rlgpt_cli.worlds.base import get_kit
+
+    state_dict, config = skill.load_policy()
+    agent = _agent(skill, config, state_dict)
+    termination = config["termination"]
+    checks = RewardSpec(config["reward_code"], termination["success"], skill.name)
+    native = get_kit(skill.world).action_names
+    macros = MacroActions(load_macros(library, config["macro_actions"], config.get("macro_versions")), native,
+                          library=library)
+    cap = max_steps or termination["max_episode_steps"]
+    macro_cap = config["macro_step_cap"]
+    deterministic = config.get("deterministic", False)
+    begin = api.step
+    while api.step - begin < cap:
+        action = agent.act(macros.observe(api.last_obs, api), deterministic=deterministic)
+        before = dict(api.achievements)
+        if action < len(native):
+            yield native[action]
+        else:
+            yield from macros.actions(action - len(native), api, min(macro_cap, cap - (api.step - begin)))
+        if checks.success(api.last_obs, _success_info(api, before)):
+            return True
+    return False

@@ -1,0 +1,135 @@
+"""The use-cases the commands and the two loops share: plan a task, code a sub-action, learn a
+sub-action, evaluate a task.
+
+``commands/*`` parse arguments, call these and render what they return; ``iterate.Loops``
+calls the same functions inside its loops. Each takes what it needs explicitly (the model
+client, the run store, the library) and reaches the task's world only through its kit.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from rlgpt_cli.runner.episode import Episode, plan_stages, run_episode, summarise
+
+
+def plan_task(client, store, task, library, feedback: list[dict] | None = None, *,
+              kind: str | None = None) -> dict:
+    """Ask the slow agent to plan ``task`` over ``library``; store the plan; its record.
+
+    ``kind`` marks every sub-action code or rl whatever the slow agent said (the ablation's
+    pure-code and pure-RL variants).
+    """
+    from rlgpt_cli.agents.planner import catalogue, make_plan
+
+    plan, result = make_plan(client, task, catalogue(library, task.world), feedback)
+    data = plan.model_dump()
+    if kind:
+        for sub in data["subactions"]:
+            sub["kind"], sub["skill"] = kind, None
+    plan_id = store.add_plan(task.name, task.world, result.model, data)
+    return {"id": plan_id, "task": task.name, "world": task.world, "model": result.model,
+            "cached": result.cached, "cost_usd": result.cost_usd, "plan": data}
+
+
+def prefix_stages(subactions: list[dict], index: int, library) -> list:
+    """The stages that bring the world to where sub-action ``index`` starts."""
+    return plan_stages(subactions[:index], library)
+
+
+@dataclass
+class CodeOutcome:
+    """What coding one sub-action gave: every attempt, the best one, and the saved skill."""
+
+    attempts: list  # agents.loops.Attempt
+    chosen: Any  # the best attempt
+    skill: Any  # the saved library.Skill, or None when nothing succeeded at all
+    success: bool  # the best attempt reached the success target
+
+
+def code_subaction(client, task, sub: dict, prefix: list, library, *, seeds: list[int], attempts: int,
+                   feedback: list[dict] | None = None, provenance: dict | None = None,
+                   log: Callable[[str], None] = lambda _: None) -> CodeOutcome:
+    """The inner loop for a code sub-action: write, sandbox-check, run on ``seeds``, judge,
+    revise; the best attempt is saved to the library when it succeeded at all."""
+    from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, save_code_skill
+    from rlgpt_cli.agents.planner import catalogue
+    from rlgpt_cli.worlds.base import get_kit
+
+    kit = get_kit(task.world)
+    made = code_loop(client, task, sub, prefix, catalogue(library, task.world),
+                     make_world=lambda: kit.make_env(length=10_000), make_api=kit.new_api,
+                     seeds=seeds, attempts=attempts, feedback=feedback, log=log, library=library)
+    chosen = best(made)
+    skill = None
+    if chosen.success_rate > 0:
+        skill = save_code_skill(library, chosen, {"prompt": "fast_agent_code", **(provenance or {})})
+    return CodeOutcome(made, chosen, skill, chosen.success_rate >= SUCCESS_TARGET)
+
+
+def configure_rl(client, task, sub: dict, library, feedback: list[dict] | None = None, *,
+                 total_steps: int, max_episode_steps: int):
+    """The fast agent's RL configuration for ``sub``; returns ``(RLConfig, model name)``."""
+    from rlgpt_cli.agents.coder import write_rl_config
+    from rlgpt_cli.agents.planner import catalogue
+
+    config, result = write_rl_config(client, task, sub, catalogue(library, task.world), list(feedback or []),
+                                     total_steps=total_steps, max_episode_steps=max_episode_steps)
+    return config, result.model
+
+
+def learn_subaction(settings, task, sub: dict, config, prefix: list, library, **options) -> dict:
+    """Train PPO on ``sub`` with ``config`` (coded macro-actions in its action space), evaluate
+    it on held-out seeds and save it as a policy skill (see ``learn.subtask.train_subaction``)."""
+    from rlgpt_cli.learn.subtask import train_subaction
+
+    return train_subaction(settings, task, sub, config, prefix, library, **options)
+
+
+def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
+                  max_steps: int | None = None, record: Path | None = None) -> dict[str, Any]:
+    """Run the plan's skills one after another on each seed; the full report (see
+    ``rlgpt run --json``): success, per-sub-task success, achievement rates, the world's scores."""
+    from rlgpt_cli.reports import write_animation
+    from rlgpt_cli.worlds.base import get_kit
+
+    kit = get_kit(task.world)
+    stages = plan_stages(subactions, library)
+    max_steps = max_steps or task.max_steps
+    started = time.perf_counter()
+    episodes: list[Episode] = []
+    frames: list = []
+    for i, seed in enumerate(seeds):
+        on_step = None
+        if record is not None and i == 0:
+            on_step = lambda world, info: frames.append(world.render())  # noqa: E731
+        episodes.append(run_episode(lambda: kit.make_env(length=max_steps), kit.new_api, seed, stages,
+                                    max_steps=max_steps, on_step=on_step, library=library))
+    achievements = kit.achievements()
+    rates = {a: sum(e.achievements.get(a, 0) > 0 for e in episodes) / len(episodes) for a in achievements}
+    successes = [task.success({"achievements": e.achievements, "inventory": e.inventory}) for e in episodes]
+    if record is not None:
+        write_animation(record, frames)
+    per_stage = summarise(episodes, [s.name for s in stages])
+    scores = kit.scores(rates)
+    return {
+        "task": task.name, "world": task.world, "episodes": len(episodes), "seeds": list(seeds),
+        "max_steps": max_steps,
+        "success_rate": sum(successes) / len(episodes),
+        "subtasks": {name: {"success_rate": v["success_rate"], "failures": v["failures"]}
+                     for name, v in per_stage.items()},
+        "skills": {s.name: f"{s.skill.name} v{s.skill.version}" for s in stages},
+        "achievements": rates,
+        **scores,
+        "scores": list(scores),
+        "mean_steps": sum(e.steps for e in episodes) / len(episodes),
+        "deaths": sum(e.died for e in episodes),
+        "wall_s": time.perf_counter() - started,
+        "recording": str(record) if record else None,
+        "published_scores": kit.reference_scores(),
+        "episode_details": [e.to_dict() for e in episodes],
+    }
+

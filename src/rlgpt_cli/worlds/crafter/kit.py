@@ -1,0 +1,116 @@
+"""Crafter's kit (``worlds.base.WorldKit``): what the agents, the runner and the learner know
+about Crafter, reached through ``worlds.base.get_kit("crafter")``."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from functools import cache, cached_property
+from typing import Any
+
+from rlgpt_cli.worlds.crafter import recipes
+
+# Published Crafter scores (Hafner 2021; SPRING, DreamerV3 papers), for the report.
+PUBLISHED_SCORES = {
+    "Human experts": 50.5, "SPRING (GPT-4, no training)": 27.3, "Curious Replay": 19.4,
+    "PPO-ResNet": 15.6, "DreamerV3": 14.5, "PPO (SB3)": 4.6, "Random": 1.6,
+}
+
+
+def crafter_score(rates: dict[str, float]) -> float:
+    """Crafter's score: the geometric mean of the achievement success rates in percent, each
+    offset by 1 (``exp(mean(ln(1 + s_i))) - 1``)."""
+    if not rates:
+        return 0.0
+    return math.exp(sum(math.log(1 + 100 * r) for r in rates.values()) / len(rates)) - 1
+
+
+def knowledge(task) -> dict[str, Any]:
+    """What the recipe graph teaches about a task: the steps that reach it, in order.
+
+    Steps for several achievements chain: each starts from what the previous ones left.
+    """
+    inventory = {name: info["initial"] for name, info in recipes.items().items()}
+    placed: tuple[str, ...] = ()
+    steps: list[dict] = []
+    targets = list(task.achievements) + [k for k in task.inventory if not task.achievements]
+    for target in targets:
+        for step in recipes.plan_for(target, inventory, placed):
+            d = step.to_dict()
+            steps.append(d)
+            for item, delta in d["effects"].items():
+                inventory[item] = inventory.get(item, 0) + delta
+            if d["placed"]:
+                placed += (d["placed"],)
+    for item, n in task.inventory.items():  # "collect 5 wood": the last collect takes n
+        for d in reversed(steps):
+            if d["kind"] == "collect" and d["target"] == item:
+                d["count"] = max(d["count"], n)
+                d["effects"][item] = max(d["effects"][item], n)
+                break
+    return {"steps": steps, "facts": facts_of(steps)}
+
+
+def facts_of(steps: list[dict]) -> list[str]:
+    """One line per knowledge step, as the slow agent's prompt shows them."""
+    return [f"{d['kind']} {d['target']}" + (f" x{d['count']}" if d["count"] > 1 else "")
+            + (f" needs {d['preconditions']}" if d["preconditions"] else "")
+            + (f" near {', '.join(d['nearby'])}" if d["nearby"] else "") for d in steps]
+
+
+@cache
+def _api_docs() -> list[dict[str, str]]:
+    from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
+
+    docs = [{"name": "api", "doc": inspect.getdoc(CrafterAPI) or ""}]
+    for name, fn in inspect.getmembers(CrafterAPI, inspect.isfunction):
+        if name.startswith("_") or name == "observe":
+            continue
+        sig = str(inspect.signature(fn)).replace("(self, ", "(").replace("(self)", "()")
+        docs.append({"name": f"api.{name}{sig}", "doc": inspect.getdoc(fn) or ""})
+    return docs
+
+
+class CrafterKit:
+    """Crafter through the world seam."""
+
+    name = "crafter"
+
+    @cached_property
+    def action_names(self) -> list[str]:
+        return recipes.actions()
+
+    def make_env(self, **options):
+        from rlgpt_cli.worlds.crafter.env import CrafterWorld
+
+        return CrafterWorld(**options)
+
+    def new_api(self):
+        from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
+
+        return CrafterAPI()
+
+    def observation_space(self):
+        from rlgpt_cli.worlds.crafter.observation import observation_space
+
+        return observation_space()
+
+    def observation_docs(self) -> dict:
+        # The symbolic observation's keys, and the item order of its inventory vector.
+        return {"keys": ["view", "inventory", "daylight", "facing", "pos", "sleeping"],
+                "inventory": list(recipes.items())}
+
+    def api_docs(self) -> list[dict[str, str]]:
+        return _api_docs()
+
+    def knowledge(self, task) -> dict:
+        return knowledge(task)
+
+    def achievements(self) -> list[str]:
+        return recipes.achievements()
+
+    def scores(self, rates: dict[str, float]) -> dict[str, float]:
+        return {"crafter_score": crafter_score(rates)}
+
+    def reference_scores(self) -> dict[str, float]:
+        return dict(PUBLISHED_SCORES)
