@@ -282,3 +282,23 @@ def test_package_init_does_not_import_torch():
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
     code = "import sys, rlgpt_cli.learn; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, env=env)
+
+
+@pytest.mark.parametrize("gae_lambda", [0.0, 1.0])
+def test_compute_gae_by_hand(gae_lambda):
+    # 3 steps x 2 envs, gamma 0.5. Env 1's episode ends after step 1 (dones[2]) and again at the
+    # last step (next_done), so neither bootstraps across those boundaries.
+    buf = ppo.RolloutBuffer.allocate(spaces.Box(-1, 1, (1,)), 2, False, 3, 2, torch.device("cpu"))
+    buf.rewards[:] = [[1, 0], [1, 0], [1, 1]]
+    buf.dones[2, 1] = 1
+    buf.values = torch.ones(3, 2)
+    buf.next_value, buf.next_done = np.array([10, 10], np.float32), np.array([False, True])
+    advantages, returns = ppo.compute_gae(buf, gamma=0.5, gae_lambda=gae_lambda)
+    # lambda 0: one-step TD errors r + gamma * V' * (1 - done') - V.
+    # lambda 1: discounted return to the episode's end (bootstrapped from V'), minus V.
+    if gae_lambda == 0:
+        expected = [[0.5, -0.5], [0.5, -1.0], [5.0, 0.0]]
+    else:
+        expected = [[2.0, -1.0], [3.0, -1.0], [5.0, 0.0]]
+    np.testing.assert_allclose(advantages, expected)
+    np.testing.assert_allclose(returns, advantages + 1)

@@ -3,7 +3,7 @@
 This follows the design of CleanRL's `ppo.py` (Huang et al., "The 37 Implementation Details of
 PPO", 2022) and its default hyperparameters, but it is this project's own code: CleanRL is a set
 of scripts that is "not meant to be imported", so we write a learner that a CLI can call,
-checkpoint, stop and resume. The 13 core details, in the order they appear below:
+checkpoint, stop and resume. The 13 core details, which comments below cite by number:
 
  1. vectorised environments (one policy forward for all sub-environments)
  2. orthogonal weight init, gain sqrt(2) for hidden layers, 0.01 for the policy head, 1 for the
@@ -59,7 +59,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -506,6 +506,58 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     return ckpt
 
 
+def _save_checkpoint(
+    path: Path,
+    config: PPOConfig,
+    agent: Agent,
+    optimizer: torch.optim.Optimizer,
+    global_step: int,
+    update: int,
+    recent_returns: Sequence[float],
+    recent_lengths: Sequence[int],
+) -> None:
+    state = {
+        "format": CHECKPOINT_FORMAT,
+        "version": FORMAT_VERSION,
+        "config": dataclasses.asdict(config),
+        "agent_spec": agent.spec(),
+        "agent": agent.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "global_step": global_step,
+        "update": update,
+        "rng": _rng_state(),
+        "recent_returns": [float(r) for r in recent_returns],
+        "recent_lengths": [int(n) for n in recent_lengths],
+    }
+    _atomic_write(path, lambda f: torch.save(state, f))
+
+
+def _restore_checkpoint(
+    path: str | os.PathLike,
+    config: PPOConfig,
+    agent: Agent,
+    optimizer: torch.optim.Optimizer,
+    device: torch.device,
+) -> dict[str, Any]:
+    """Load a checkpoint's weights, optimizer and RNG state into a run; returns the checkpoint.
+
+    The batch shape and the network must match: the optimizer state and the step counters only
+    make sense for the same ones.
+    """
+    ckpt = load_checkpoint(path, map_location=device)
+    for field in ("num_envs", "num_steps"):
+        if ckpt["config"][field] != getattr(config, field):
+            raise ValueError(
+                f"checkpoint has {field}={ckpt['config'][field]}, config {getattr(config, field)}"
+            )
+    if ckpt["agent_spec"] != agent.spec():
+        raise ValueError(f"checkpoint network {ckpt['agent_spec']} differs from {agent.spec()}")
+    agent.load_state_dict(ckpt["agent"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    _set_rng_state(ckpt["rng"])
+    return ckpt
+
+
 def save_policy(agent: Agent, path: str | os.PathLike, metadata: dict[str, Any] | None = None) -> Path:
     """Save a trained policy for the skill library: `path` (state_dict) + `path`.json (spec).
 
@@ -622,6 +674,309 @@ def _episode_success(infos: dict[str, Any], i: int, same_step: bool) -> bool | N
     return None
 
 
+class Episode(NamedTuple):
+    """A finished episode, by the rollout's own accounting."""
+
+    ret: float
+    length: int
+    success: bool | None
+    """the env's final `info["success"]`; None when it does not report one"""
+
+
+@dataclass
+class RolloutBuffer:
+    """One rollout, every entry indexed [step, env] (num_steps x num_envs).
+
+    Allocated once and refilled by every rollout. Observations keep their own dtype (uint8 ids
+    stay uint8); rewards, dones and valid live in numpy because they come from the env as
+    numpy. What the policy produces (actions, log-probs, values) is a fresh tensor each step:
+    `RolloutCollector` stacks those once per rollout into the fields after `valid`.
+    """
+
+    obs: Any
+    """network input, a tensor or a dict of tensors"""
+    masks: torch.Tensor | None
+    """bool action masks, (num_steps, num_envs, n_actions); None when there is no mask"""
+    rewards: np.ndarray
+    """float32; a truncated step's reward includes gamma * V(final observation)"""
+    dones: np.ndarray
+    """float32, 1 where the step's observation follows the end of an episode (CleanRL's dones)"""
+    valid: np.ndarray
+    """bool, False for NEXT_STEP reset steps, which are not transitions"""
+    actions: torch.Tensor = dataclasses.field(init=False)
+    logprobs: torch.Tensor = dataclasses.field(init=False)
+    """log-probability of each action under the policy that took it"""
+    values: torch.Tensor = dataclasses.field(init=False)
+    next_value: np.ndarray = dataclasses.field(init=False)
+    """V of the observation after the last step, to bootstrap GAE"""
+    next_done: np.ndarray = dataclasses.field(init=False)
+    """whether the last step ended each sub-env's episode"""
+
+    def __post_init__(self) -> None:
+        # Per-step views, built once rather than indexed out on every step.
+        self.obs_at = [_index(self.obs, t) for t in range(self.rewards.shape[0])]
+
+    @classmethod
+    def allocate(
+        cls,
+        net_space: gym.Space,
+        n_actions: int,
+        has_mask: bool,
+        num_steps: int,
+        num_envs: int,
+        device: torch.device,
+    ) -> RolloutBuffer:
+        masks = None
+        if has_mask:
+            masks = torch.ones((num_steps, num_envs, n_actions), dtype=torch.bool, device=device)
+        return cls(
+            obs=_alloc(net_space, (num_steps, num_envs), device),
+            masks=masks,
+            rewards=np.zeros((num_steps, num_envs), dtype=np.float32),
+            dones=np.zeros((num_steps, num_envs), dtype=np.float32),
+            valid=np.ones((num_steps, num_envs), dtype=bool),
+        )
+
+    def flatten(self, advantages: np.ndarray, returns: np.ndarray) -> Batch:
+        """The rollout as one batch of real transitions (all of them under SAME_STEP)."""
+        device = self.actions.device
+        keep = torch.from_numpy(np.flatnonzero(self.valid.reshape(-1))).to(device)
+        return Batch(
+            obs=_tree_map(lambda t: t.reshape((-1,) + t.shape[2:])[keep], self.obs),
+            masks=None if self.masks is None else self.masks.reshape(-1, self.masks.shape[-1])[keep],
+            actions=self.actions.reshape(-1)[keep],
+            logprobs=self.logprobs.reshape(-1)[keep],
+            values=self.values.reshape(-1)[keep],
+            advantages=torch.from_numpy(advantages.reshape(-1)).to(device)[keep],
+            returns=torch.from_numpy(returns.reshape(-1)).to(device)[keep],
+        )
+
+
+@dataclass
+class Batch:
+    """Transitions along one axis, as the PPO update consumes them."""
+
+    obs: Any
+    masks: torch.Tensor | None
+    actions: torch.Tensor
+    logprobs: torch.Tensor
+    values: torch.Tensor
+    advantages: torch.Tensor
+    returns: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.actions.shape[0]
+
+    def __getitem__(self, idx: torch.Tensor) -> Batch:
+        return Batch(
+            obs=_index(self.obs, idx),
+            masks=None if self.masks is None else self.masks[idx],
+            actions=self.actions[idx],
+            logprobs=self.logprobs[idx],
+            values=self.values[idx],
+            advantages=self.advantages[idx],
+            returns=self.returns[idx],
+        )
+
+
+class RolloutCollector:
+    """Steps the vector env (detail 1) with the current policy to fill a `RolloutBuffer`.
+
+    Between rollouts it keeps what the next one starts from, as SB3's OnPolicyAlgorithm does:
+    the last observation, which sub-envs have just finished an episode, and each sub-env's
+    running episode return and length.
+    """
+
+    def __init__(
+        self,
+        envs: gym.vector.VectorEnv,
+        agent: Agent,
+        config: PPOConfig,
+        device: torch.device,
+        *,
+        same_step: bool,
+        seed: int,
+    ) -> None:
+        self.envs, self.agent, self.device = envs, agent, device
+        self.gamma = config.gamma
+        self.same_step = same_step
+        self.n_actions = int(envs.single_action_space.n)
+        net_space, self.obs_key, self.has_mask = split_observation_space(envs.single_observation_space)
+        self.buffer = RolloutBuffer.allocate(
+            net_space, self.n_actions, self.has_mask, config.num_steps, config.num_envs, device
+        )
+        self.next_obs, _ = envs.reset(seed=seed)
+        self.next_done = np.zeros(config.num_envs, dtype=bool)
+        self.ep_return = np.zeros(config.num_envs, dtype=np.float64)
+        self.ep_length = np.zeros(config.num_envs, dtype=np.int64)
+
+    def _net_obs(self, obs: Any) -> Any:
+        return _split_obs(obs, self.obs_key, self.has_mask)[0]
+
+    def collect(self) -> list[Episode]:
+        """Refill the buffer with num_steps steps of every sub-env; returns the episodes that ended."""
+        buf, agent, same_step = self.buffer, self.agent, self.same_step
+        num_steps, num_envs = buf.rewards.shape
+        finished: list[Episode] = []
+        with torch.inference_mode():
+            # The sampling noise for the whole rollout in one draw: per step, sampling is then
+            # one add and one argmax.
+            gumbel = gumbel_noise((num_steps, num_envs, self.n_actions), self.device)
+            step_actions, step_logps, step_values = [], [], []
+            for step in range(num_steps):
+                net_obs, mask = _split_obs(self.next_obs, self.obs_key, self.has_mask)
+                _copy_into(buf.obs_at[step], net_obs)
+                step_mask = None if buf.masks is None else buf.masks[step]
+                if step_mask is not None:
+                    _copy_into(step_mask, mask)
+                buf.dones[step] = self.next_done
+                # Under NEXT_STEP the step after a done is the env resetting: not a transition.
+                if not same_step:
+                    buf.valid[step] = ~self.next_done
+
+                logp, value = agent.log_probs_and_value(buf.obs_at[step], step_mask)
+                action = (logp + gumbel[step]).argmax(dim=-1)
+                step_actions.append(action)
+                step_logps.append(logp)
+                step_values.append(value)
+
+                self.next_obs, reward, term, trunc, infos = self.envs.step(action.cpu().numpy())
+                buf.rewards[step] = reward
+                self.next_done = term | trunc
+
+                # Time-limit truncation is not death: bootstrap from the final observation.
+                trunc_only = trunc & ~term
+                if trunc_only.any():
+                    idx = np.flatnonzero(trunc_only)
+                    if same_step:
+                        finals = [self._net_obs(infos["final_obs"][i]) for i in idx]
+                    else:
+                        finals = [_index(self._net_obs(self.next_obs), i) for i in idx]
+                    v_final = agent.get_value(_stack_obs(finals, self.device)).flatten().cpu().numpy()
+                    buf.rewards[step, idx] += self.gamma * v_final
+
+                # Episode statistics by our own accounting (works in both auto-reset modes;
+                # a NEXT_STEP reset step is not part of any episode).
+                self.ep_return += reward * buf.valid[step]
+                self.ep_length += buf.valid[step]
+                for i in np.flatnonzero(self.next_done):
+                    success = _episode_success(infos, i, same_step)
+                    finished.append(Episode(float(self.ep_return[i]), int(self.ep_length[i]), success))
+                    self.ep_return[i], self.ep_length[i] = 0.0, 0
+
+            next_value = agent.get_value(_as_tensor(self._net_obs(self.next_obs), self.device))
+        # Stacked outside inference mode, so that these are ordinary tensors the loss may use.
+        buf.actions = torch.stack(step_actions)
+        buf.logprobs = torch.stack(step_logps).gather(2, buf.actions[..., None])[..., 0]
+        buf.values = torch.stack(step_values)[..., 0]
+        buf.next_value = next_value.flatten().cpu().numpy()
+        buf.next_done = self.next_done
+        return finished
+
+
+def compute_gae(buffer: RolloutBuffer, gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
+    """Generalised advantage estimation (detail 5); returns (advantages, returns), [step, env].
+
+    In numpy: 128 tiny steps are much cheaper there than as torch ops.
+    """
+    rewards, dones = buffer.rewards, buffer.dones
+    values = buffer.values.cpu().numpy()
+    num_steps, num_envs = rewards.shape
+    advantages = np.zeros_like(rewards)
+    lastgaelam = np.zeros(num_envs, dtype=np.float32)
+    for t in reversed(range(num_steps)):
+        if t == num_steps - 1:
+            nextnonterminal, nextvalues = 1.0 - buffer.next_done, buffer.next_value
+        else:
+            nextnonterminal, nextvalues = 1.0 - dones[t + 1], values[t + 1]
+        delta = rewards[t] + gamma * nextvalues * nextnonterminal - values[t]
+        lastgaelam = delta + gamma * gae_lambda * nextnonterminal * lastgaelam
+        advantages[t] = lastgaelam
+    return advantages, advantages + values
+
+
+def explained_variance(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
+    """1 - Var[y_true - y_pred] / Var[y_true], as CleanRL and SB3 compute it; NaN if y_true is constant.
+
+    1 is a perfect value function; 0 or less is no better than predicting the mean return.
+    """
+    y_pred_np, y_true_np = y_pred.cpu().numpy(), y_true.cpu().numpy()
+    var_y = np.var(y_true_np)
+    return float("nan") if var_y == 0 else float(1 - np.var(y_true_np - y_pred_np) / var_y)
+
+
+def ppo_update(
+    agent: Agent, optimizer: torch.optim.Optimizer, batch: Batch, config: PPOConfig
+) -> dict[str, float]:
+    """Several epochs of shuffled minibatches over one rollout (details 6-11).
+
+    Returns the debug metrics (detail 12): value_loss, policy_loss, entropy, old_approx_kl and
+    approx_kl of the last minibatch, clipfrac averaged over all minibatches, and the explained
+    variance of the rollout's values.
+    """
+    params = list(agent.parameters())
+    n = len(batch)
+    device = batch.actions.device
+    minibatch_size = math.ceil(n / config.num_minibatches)
+    clipfrac_sum = torch.zeros((), device=device)
+    n_minibatches = 0
+    for _epoch in range(config.update_epochs):
+        perm = torch.randperm(n, device=device)
+        for start in range(0, n, minibatch_size):
+            mb = batch[perm[start : start + minibatch_size]]
+            _, newlogprob, entropy, newvalue = agent.get_action_and_value(mb.obs, mb.actions, mb.masks)
+            logratio = newlogprob - mb.logprobs
+            ratio = logratio.exp()
+            with torch.no_grad():
+                # http://joschu.net/blog/kl-approx.html
+                old_approx_kl = (-logratio).mean()
+                approx_kl = ((ratio - 1) - logratio).mean()
+                clipfrac_sum += ((ratio - 1.0).abs() > config.clip_coef).float().mean()
+                n_minibatches += 1
+
+            mb_adv = mb.advantages
+            if config.norm_adv:
+                mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+
+            # Clipped surrogate (detail 8): the pessimistic (smaller) of the two objectives;
+            # CleanRL's max of the negated terms, with the negation taken once.
+            pg_loss1 = mb_adv * ratio
+            pg_loss2 = mb_adv * torch.clamp(ratio, 1 - config.clip_coef, 1 + config.clip_coef)
+            pg_loss = -torch.min(pg_loss1, pg_loss2).mean()
+
+            newvalue = newvalue.view(-1)
+            if config.clip_vloss:
+                v_loss_unclipped = (newvalue - mb.returns) ** 2
+                v_clipped = mb.values + torch.clamp(
+                    newvalue - mb.values, -config.clip_coef, config.clip_coef
+                )
+                v_loss_clipped = (v_clipped - mb.returns) ** 2
+                v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
+            else:
+                v_loss = 0.5 * ((newvalue - mb.returns) ** 2).mean()
+
+            entropy_loss = entropy.mean()
+            loss = pg_loss - config.ent_coef * entropy_loss + v_loss * config.vf_coef
+
+            optimizer.zero_grad()
+            loss.backward()
+            nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)
+            optimizer.step()
+
+        if config.target_kl is not None and approx_kl > config.target_kl:
+            break
+
+    return {
+        "value_loss": v_loss.item(),
+        "policy_loss": pg_loss.item(),
+        "entropy": entropy_loss.item(),
+        "old_approx_kl": old_approx_kl.item(),
+        "approx_kl": approx_kl.item(),
+        "clipfrac": (clipfrac_sum / max(n_minibatches, 1)).item(),
+        "explained_variance": explained_variance(batch.values, batch.returns),
+    }
+
+
 def train(
     envs: gym.vector.VectorEnv | Sequence[Callable[[], gym.Env]],
     config: PPOConfig,
@@ -674,19 +1029,8 @@ def train(
             envs.close()
 
 
-def _train(
-    envs: gym.vector.VectorEnv,
-    config: PPOConfig,
-    device: torch.device,
-    *,
-    agent: Agent | None,
-    writer: Any,
-    on_update: Callable[[dict[str, Any]], None] | None,
-    checkpoint_path: Path | None,
-    checkpoint_every: int,
-    resume_from: str | os.PathLike | None,
-    should_stop: Callable[[], bool] | None,
-) -> TrainResult:
+def _validate(envs: gym.vector.VectorEnv, config: PPOConfig) -> bool:
+    """Reject a config or vector env this learner cannot train; True if it auto-resets SAME_STEP."""
     if config.num_updates < 1 or config.update_epochs < 1 or config.num_minibatches < 1:
         raise ValueError(
             f"config gives {config.num_updates} updates of {config.update_epochs} epochs x "
@@ -700,258 +1044,108 @@ def _train(
     mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
     if mode == AutoresetMode.DISABLED:
         raise ValueError("vector env has auto-reset disabled; use SAME_STEP or NEXT_STEP")
-    same_step = mode == AutoresetMode.SAME_STEP
+    return mode == AutoresetMode.SAME_STEP
 
-    obs_space = envs.single_observation_space
-    n_actions = int(envs.single_action_space.n)
+
+def _episode_metrics(finished: list[Episode], recent_returns: deque[float]) -> dict[str, Any]:
+    successes = [e.success for e in finished if e.success is not None]
+    return {
+        "episodes": len(finished),
+        "episodic_return": float(np.mean([e.ret for e in finished])) if finished else None,
+        "episodic_length": float(np.mean([e.length for e in finished])) if finished else None,
+        "success_rate": float(np.mean(successes)) if successes else None,
+        "recent_return": float(np.mean(recent_returns)) if recent_returns else None,
+    }
+
+
+def _write_scalars(writer: Any, metrics: dict[str, Any], finished: list[Episode]) -> None:
+    """One update's metrics under CleanRL's TensorBoard tags."""
+    global_step = metrics["global_step"]
+    for episode in finished:
+        writer.add_scalar("charts/episodic_return", episode.ret, global_step)
+        writer.add_scalar("charts/episodic_length", episode.length, global_step)
+    writer.add_scalar("charts/learning_rate", metrics["learning_rate"], global_step)
+    for name in ("value_loss", "policy_loss", "entropy", "old_approx_kl", "approx_kl",
+                 "clipfrac", "explained_variance"):  # fmt: skip
+        writer.add_scalar(f"losses/{name}", metrics[name], global_step)
+    if metrics["success_rate"] is not None:
+        writer.add_scalar("charts/success_rate", metrics["success_rate"], global_step)
+    writer.add_scalar("charts/SPS", metrics["sps"], global_step)
+
+
+def _train(
+    envs: gym.vector.VectorEnv,
+    config: PPOConfig,
+    device: torch.device,
+    *,
+    agent: Agent | None,
+    writer: Any,
+    on_update: Callable[[dict[str, Any]], None] | None,
+    checkpoint_path: Path | None,
+    checkpoint_every: int,
+    resume_from: str | os.PathLike | None,
+    should_stop: Callable[[], bool] | None,
+) -> TrainResult:
+    same_step = _validate(envs, config)
     if agent is None:
-        agent = Agent(obs_space, n_actions)
+        agent = Agent(envs.single_observation_space, int(envs.single_action_space.n))
     agent = agent.to(device)
-    net_space, obs_key, has_mask = split_observation_space(obs_space)
-    # fused: one kernel for all parameters instead of a Python loop over them (same maths).
-    params = list(agent.parameters())
-    optimizer = torch.optim.Adam(params, lr=config.learning_rate, eps=1e-5, fused=True)
+    # Adam, eps 1e-5 (detail 3); fused: one kernel for all parameters instead of a Python loop
+    # over them (same maths).
+    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5, fused=True)
 
-    num_envs, num_steps = config.num_envs, config.num_steps
     global_step, start_update = 0, 1
     recent_returns: deque[float] = deque(maxlen=100)
     recent_lengths: deque[int] = deque(maxlen=100)
     if resume_from is not None:
-        ckpt = load_checkpoint(resume_from, map_location=device)
-        for field in ("num_envs", "num_steps"):
-            if ckpt["config"][field] != getattr(config, field):
-                raise ValueError(
-                    f"checkpoint has {field}={ckpt['config'][field]}, config {getattr(config, field)}"
-                )
-        if ckpt["agent_spec"] != agent.spec():
-            raise ValueError(f"checkpoint network {ckpt['agent_spec']} differs from {agent.spec()}")
-        agent.load_state_dict(ckpt["agent"])
-        optimizer.load_state_dict(ckpt["optimizer"])
+        ckpt = _restore_checkpoint(resume_from, config, agent, optimizer, device)
         global_step, start_update = ckpt["global_step"], ckpt["update"] + 1
         recent_returns.extend(ckpt["recent_returns"])
         recent_lengths.extend(ckpt["recent_lengths"])
-        _set_rng_state(ckpt["rng"])
-
-    def save_checkpoint(update: int) -> None:
-        if checkpoint_path is None:
-            return
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "version": FORMAT_VERSION,
-            "config": dataclasses.asdict(config),
-            "agent_spec": agent.spec(),
-            "agent": agent.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "global_step": global_step,
-            "update": update,
-            "rng": _rng_state(),
-            "recent_returns": [float(r) for r in recent_returns],
-            "recent_lengths": [int(n) for n in recent_lengths],
-        }
-        _atomic_write(checkpoint_path, lambda f: torch.save(state, f))
-
-    # Rollout storage for what arrives from the env, allocated once. Observations keep their
-    # own dtype (uint8 ids stay uint8); rewards/dones/valid live in numpy because they come
-    # from the env as numpy. What the policy produces (actions, log-probs, values) is already
-    # a fresh tensor each step: those are collected in lists and stacked once per rollout.
-    obs_buf = _alloc(net_space, (num_steps, num_envs), device)
-    obs_at = [_index(obs_buf, t) for t in range(num_steps)]  # per-step views, built once
-    mask_buf = torch.ones((num_steps, num_envs, n_actions), dtype=torch.bool, device=device)
-    rewards = np.zeros((num_steps, num_envs), dtype=np.float32)
-    dones = np.zeros((num_steps, num_envs), dtype=np.float32)
-    valid = np.ones((num_steps, num_envs), dtype=bool)
 
     # A resumed run cannot restore the envs' internal state; new seeds give fresh episodes
     # rather than replaying the ones the first run already saw.
-    next_obs, _ = envs.reset(seed=config.seed + (start_update - 1) * num_envs)
-    next_done = np.zeros(num_envs, dtype=bool)
-    ep_return = np.zeros(num_envs, dtype=np.float64)
-    ep_length = np.zeros(num_envs, dtype=np.int64)
+    reset_seed = config.seed + (start_update - 1) * config.num_envs
+    collector = RolloutCollector(envs, agent, config, device, same_step=same_step, seed=reset_seed)
 
     start_time, start_step = time.time(), global_step
     update = start_update - 1
     stopped = False
     for update in range(start_update, config.num_updates + 1):
-        if config.anneal_lr:
+        if config.anneal_lr:  # detail 4
             frac = 1.0 - (update - 1.0) / config.num_updates
             optimizer.param_groups[0]["lr"] = frac * config.learning_rate
 
-        finished: list[tuple[float, int, bool | None]] = []
-        with torch.inference_mode():
-            # The sampling noise for the whole rollout in one draw: per step, sampling is then
-            # one add and one argmax.
-            gumbel = gumbel_noise((num_steps, num_envs, n_actions), device)
-            step_actions, step_logps, step_values = [], [], []
-            for step in range(num_steps):
-                global_step += num_envs
-                net_obs, mask = _split_obs(next_obs, obs_key, has_mask)
-                _copy_into(obs_at[step], net_obs)
-                if mask is not None:
-                    _copy_into(mask_buf[step], mask)
-                dones[step] = next_done
-                # Under NEXT_STEP the step after a done is the env resetting: not a transition.
-                if not same_step:
-                    valid[step] = ~next_done
-
-                logp, value = agent.log_probs_and_value(obs_at[step], mask_buf[step] if has_mask else None)
-                action = (logp + gumbel[step]).argmax(dim=-1)
-                step_actions.append(action)
-                step_logps.append(logp)
-                step_values.append(value)
-
-                next_obs, reward, term, trunc, infos = envs.step(action.cpu().numpy())
-                rewards[step] = reward
-                next_done = term | trunc
-
-                # Time-limit truncation is not death: bootstrap from the final observation.
-                trunc_only = trunc & ~term
-                if trunc_only.any():
-                    idx = np.flatnonzero(trunc_only)
-                    if same_step:
-                        finals = [_split_obs(infos["final_obs"][i], obs_key, has_mask)[0] for i in idx]
-                    else:
-                        finals = [_index(_split_obs(next_obs, obs_key, has_mask)[0], i) for i in idx]
-                    v_final = agent.get_value(_stack_obs(finals, device)).flatten().cpu().numpy()
-                    rewards[step, idx] += config.gamma * v_final
-
-                # Episode statistics by our own accounting (works in both auto-reset modes;
-                # a NEXT_STEP reset step is not part of any episode).
-                ep_return += reward * valid[step]
-                ep_length += valid[step]
-                for i in np.flatnonzero(next_done):
-                    success = _episode_success(infos, i, same_step)
-                    finished.append((float(ep_return[i]), int(ep_length[i]), success))
-                    ep_return[i], ep_length[i] = 0.0, 0
-
-            # GAE (detail 5), in numpy: 128 tiny steps are much cheaper there than as torch ops.
-            next_net_obs = _split_obs(next_obs, obs_key, has_mask)[0]
-            next_value = agent.get_value(_as_tensor(next_net_obs, device)).flatten().cpu().numpy()
-        # Stacked outside inference mode, so that these are ordinary tensors the loss may use.
-        actions = torch.stack(step_actions)
-        logprobs = torch.stack(step_logps).gather(2, actions[..., None])[..., 0]
-        values = torch.stack(step_values)[..., 0]
-        values_np = values.cpu().numpy()
-        advantages = np.zeros_like(rewards)
-        lastgaelam = np.zeros(num_envs, dtype=np.float32)
-        for t in reversed(range(num_steps)):
-            if t == num_steps - 1:
-                nextnonterminal, nextvalues = 1.0 - next_done, next_value
-            else:
-                nextnonterminal, nextvalues = 1.0 - dones[t + 1], values_np[t + 1]
-            delta = rewards[t] + config.gamma * nextvalues * nextnonterminal - values_np[t]
-            lastgaelam = delta + config.gamma * config.gae_lambda * nextnonterminal * lastgaelam
-            advantages[t] = lastgaelam
-        returns = advantages + values_np
-
-        # Flatten the rollout; keep only real transitions (all of them under SAME_STEP).
-        keep = torch.from_numpy(np.flatnonzero(valid.reshape(-1))).to(device)
-        b_obs = _tree_map(lambda t: t.reshape((-1,) + t.shape[2:])[keep], obs_buf)
-        b_masks = mask_buf.reshape(-1, n_actions)[keep] if has_mask else None
-        b_actions = actions.reshape(-1)[keep]
-        b_logprobs = logprobs.reshape(-1)[keep]
-        b_values = values.reshape(-1)[keep]
-        b_advantages = torch.from_numpy(advantages.reshape(-1)).to(device)[keep]
-        b_returns = torch.from_numpy(returns.reshape(-1)).to(device)[keep]
-
-        n = keep.shape[0]
-        minibatch_size = math.ceil(n / config.num_minibatches)
-        clipfrac_sum = torch.zeros((), device=device)
-        n_minibatches = 0
-        for _epoch in range(config.update_epochs):
-            perm = torch.randperm(n, device=device)
-            for start in range(0, n, minibatch_size):
-                mb = perm[start : start + minibatch_size]
-                _, newlogprob, entropy, newvalue = agent.get_action_and_value(
-                    _index(b_obs, mb), b_actions[mb], None if b_masks is None else b_masks[mb]
-                )
-                mb_returns, mb_values = b_returns[mb], b_values[mb]
-                logratio = newlogprob - b_logprobs[mb]
-                ratio = logratio.exp()
-                with torch.no_grad():
-                    # http://joschu.net/blog/kl-approx.html
-                    old_approx_kl = (-logratio).mean()
-                    approx_kl = ((ratio - 1) - logratio).mean()
-                    clipfrac_sum += ((ratio - 1.0).abs() > config.clip_coef).float().mean()
-                    n_minibatches += 1
-
-                mb_adv = b_advantages[mb]
-                if config.norm_adv:
-                    mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
-
-                # Clipped surrogate (detail 8): the pessimistic (smaller) of the two objectives;
-                # CleanRL's max of the negated terms, with the negation taken once.
-                pg_loss1 = mb_adv * ratio
-                pg_loss2 = mb_adv * torch.clamp(ratio, 1 - config.clip_coef, 1 + config.clip_coef)
-                pg_loss = -torch.min(pg_loss1, pg_loss2).mean()
-
-                newvalue = newvalue.view(-1)
-                if config.clip_vloss:
-                    v_loss_unclipped = (newvalue - mb_returns) ** 2
-                    v_clipped = mb_values + torch.clamp(
-                        newvalue - mb_values, -config.clip_coef, config.clip_coef
-                    )
-                    v_loss_clipped = (v_clipped - mb_returns) ** 2
-                    v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
-                else:
-                    v_loss = 0.5 * ((newvalue - mb_returns) ** 2).mean()
-
-                entropy_loss = entropy.mean()
-                loss = pg_loss - config.ent_coef * entropy_loss + v_loss * config.vf_coef
-
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)
-                optimizer.step()
-
-            if config.target_kl is not None and approx_kl > config.target_kl:
-                break
-
-        y_pred, y_true = b_values.cpu().numpy(), b_returns.cpu().numpy()
-        var_y = np.var(y_true)
-        explained_var = float("nan") if var_y == 0 else float(1 - np.var(y_true - y_pred) / var_y)
+        finished = collector.collect()
+        global_step += config.batch_size
+        advantages, returns = compute_gae(collector.buffer, config.gamma, config.gae_lambda)
+        losses = ppo_update(agent, optimizer, collector.buffer.flatten(advantages, returns), config)
         sps = int((global_step - start_step) / max(time.time() - start_time, 1e-9))
 
-        for ret, length, _ in finished:
-            recent_returns.append(ret)
-            recent_lengths.append(length)
-            if writer is not None:
-                writer.add_scalar("charts/episodic_return", ret, global_step)
-                writer.add_scalar("charts/episodic_length", length, global_step)
-        successes = [s for _, _, s in finished if s is not None]
+        for episode in finished:
+            recent_returns.append(episode.ret)
+            recent_lengths.append(episode.length)
         metrics = {
             "update": update,
             "num_updates": config.num_updates,
             "global_step": global_step,
             "sps": sps,
             "learning_rate": optimizer.param_groups[0]["lr"],
-            "value_loss": v_loss.item(),
-            "policy_loss": pg_loss.item(),
-            "entropy": entropy_loss.item(),
-            "old_approx_kl": old_approx_kl.item(),
-            "approx_kl": approx_kl.item(),
-            "clipfrac": (clipfrac_sum / max(n_minibatches, 1)).item(),
-            "explained_variance": explained_var,
-            "episodes": len(finished),
-            "episodic_return": float(np.mean([f[0] for f in finished])) if finished else None,
-            "episodic_length": float(np.mean([f[1] for f in finished])) if finished else None,
-            "success_rate": float(np.mean(successes)) if successes else None,
-            "recent_return": float(np.mean(recent_returns)) if recent_returns else None,
+            **losses,
+            **_episode_metrics(finished, recent_returns),
         }
         if writer is not None:
-            writer.add_scalar("charts/learning_rate", metrics["learning_rate"], global_step)
-            for name in ("value_loss", "policy_loss", "entropy", "old_approx_kl", "approx_kl",
-                         "clipfrac", "explained_variance"):  # fmt: skip
-                writer.add_scalar(f"losses/{name}", metrics[name], global_step)
-            if successes:
-                writer.add_scalar("charts/success_rate", metrics["success_rate"], global_step)
-            writer.add_scalar("charts/SPS", sps, global_step)
+            _write_scalars(writer, metrics, finished)
         if on_update is not None:
             on_update(metrics)
 
         stopped = should_stop is not None and should_stop()
         last = update == config.num_updates
-        if stopped or last or (checkpoint_every and update % checkpoint_every == 0):
-            save_checkpoint(update)
+        if checkpoint_path is not None and (
+            stopped or last or (checkpoint_every and update % checkpoint_every == 0)
+        ):
+            _save_checkpoint(checkpoint_path, config, agent, optimizer, global_step, update,
+                             recent_returns, recent_lengths)  # fmt: skip
         if stopped:
             break
 
