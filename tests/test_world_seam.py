@@ -151,3 +151,14 @@ def test_no_import_cycles():
         if name not in state:
             visit(name, [name])
     assert cycles == []
+
+
+def test_minedojo_plans_here_and_stops_only_where_minedojo_is_missing(cli):
+    r = cli("--json", "--world", "minedojo", "plan", "harvest log")
+    assert r.exit_code == 0, r.stderr
+    plan = r.json()
+    assert plan["world"] == "minedojo" and plan["plan"]["subactions"][0]["name"] == "collect_log"
+    # Running anything needs MineDojo itself (not installable here): one line, the world's exit code.
+    r = cli("--env", "minedojo", "code", "--subtask", "harvest log", "--episodes", "1")
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
+    assert r.exit_code == 5 and len(errors) == 1 and errors[0].startswith("Error: MineDojo cannot start: needs")

@@ -133,7 +133,7 @@ class TinyKit:
     name = "tiny"
     action_names = ACTIONS
 
-    def make_env(self, **options):
+    def make_env(self, task=None, **options):
         return TinyEnv(**options)
 
     def new_api(self):

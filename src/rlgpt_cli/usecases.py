@@ -61,7 +61,7 @@ def code_subaction(client, task, sub: dict, prefix: list, library, *, seeds: lis
 
     kit = get_kit(task.world)
     made = code_loop(client, task, sub, prefix, catalogue(library, task.world),
-                     make_world=lambda: kit.make_env(length=10_000), make_api=kit.new_api,
+                     make_world=lambda: kit.make_env(task.name, length=10_000), make_api=kit.new_api,
                      seeds=seeds, attempts=attempts, feedback=feedback, log=log, library=library)
     chosen = best(made)
     skill = None
@@ -106,7 +106,7 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
         on_step = None
         if record is not None and i == 0:
             on_step = lambda world, info: frames.append(world.render())  # noqa: E731
-        episodes.append(run_episode(lambda: kit.make_env(length=max_steps), kit.new_api, seed, stages,
+        episodes.append(run_episode(lambda: kit.make_env(task.name, length=max_steps), kit.new_api, seed, stages,
                                     max_steps=max_steps, on_step=on_step, library=library))
     achievements = kit.achievements()
     rates = {a: sum(e.achievements.get(a, 0) > 0 for e in episodes) / len(episodes) for a in achievements}

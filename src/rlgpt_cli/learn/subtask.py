@@ -142,7 +142,8 @@ def _env_factory(plan: _Plan, library, prefix: list, gamma: float) -> Callable[[
         rewards = RewardSpec(plan.rl_config["reward_code"], term["success"], plan.subtask["name"])
         macros = load_macros(library, plan.rl_config["macro_actions"], plan.macro_versions)
         return SubtaskEnv(rewards, macros, term["max_episode_steps"], prefix=prefix, seed=seed, gamma=gamma,
-                          macro_step_cap=plan.macro_step_cap, world=plan.world, library=library)
+                          macro_step_cap=plan.macro_step_cap, world=plan.world, task=plan.task,
+                          library=library)
 
     return make
 

@@ -62,6 +62,7 @@ class SubtaskEnv(gym.Env):
         gamma: discount applied inside a macro-action (use the learner's).
         macro_step_cap: env steps one macro-action may take.
         world: the registered world's name.
+        task: the task the sub-task belongs to (worlds whose env depends on it, as MineDojo's).
         library: resolves macro-actions that are themselves policies.
     """
 
@@ -69,7 +70,7 @@ class SubtaskEnv(gym.Env):
 
     def __init__(self, rewards: RewardSpec, macros: list, max_episode_steps: int, *, prefix: list = (),
                  seed: int | None = None, gamma: float = 0.99, macro_step_cap: int = MACRO_STEP_CAP,
-                 world: str = DEFAULT_WORLD, library=None):
+                 world: str = DEFAULT_WORLD, task: str | None = None, library=None):
         from rlgpt_cli.worlds.base import get_kit
 
         if max_episode_steps < 1 or macro_step_cap < 1:
@@ -85,7 +86,7 @@ class SubtaskEnv(gym.Env):
         self.gamma = gamma
         self.macro_step_cap = macro_step_cap
         # The world never truncates by itself: the sub-task's own limit starts after the prefix.
-        self.world = self.kit.make_env(seed=seed, length=None)
+        self.world = self.kit.make_env(task, seed=seed, length=None)
         self.action_names = self.native + self.macro_names
         self._index = {name: i for i, name in enumerate(self.native)}
         self.action_space = spaces.Discrete(self.macros.n_actions)

@@ -55,8 +55,9 @@ class WorldKit(Protocol):
     name: str
     action_names: list[str]
 
-    def make_env(self, **options) -> World:
-        """A new environment (``length``: episode step limit, or None for none)."""
+    def make_env(self, task: str | None = None, **options) -> World:
+        """A new environment for ``task`` (a world whose env depends on the task, as MineDojo's
+        does, builds that task's); ``length``: episode step limit, or None for none; ``seed``."""
 
     def new_api(self) -> Any:
         """A fresh primitive API with an empty memory, for one episode."""

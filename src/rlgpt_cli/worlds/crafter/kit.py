@@ -3,11 +3,11 @@ about Crafter, reached through ``worlds.base.get_kit("crafter")``."""
 
 from __future__ import annotations
 
-import inspect
 import math
 from functools import cache, cached_property
 from typing import Any
 
+from rlgpt_cli.worlds.describe import describe_api, knowledge_facts
 from rlgpt_cli.worlds.crafter import recipes
 
 # Published Crafter scores (Hafner 2021; SPRING, DreamerV3 papers), for the report.
@@ -48,27 +48,14 @@ def knowledge(task) -> dict[str, Any]:
                 d["count"] = max(d["count"], n)
                 d["effects"][item] = max(d["effects"][item], n)
                 break
-    return {"steps": steps, "facts": facts_of(steps)}
-
-
-def facts_of(steps: list[dict]) -> list[str]:
-    """One line per knowledge step, as the slow agent's prompt shows them."""
-    return [f"{d['kind']} {d['target']}" + (f" x{d['count']}" if d["count"] > 1 else "")
-            + (f" needs {d['preconditions']}" if d["preconditions"] else "")
-            + (f" near {', '.join(d['nearby'])}" if d["nearby"] else "") for d in steps]
+    return {"steps": steps, "facts": knowledge_facts(steps)}
 
 
 @cache
 def _api_docs() -> list[dict[str, str]]:
     from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
 
-    docs = [{"name": "api", "doc": inspect.getdoc(CrafterAPI) or ""}]
-    for name, fn in inspect.getmembers(CrafterAPI, inspect.isfunction):
-        if name.startswith("_") or name == "observe":
-            continue
-        sig = str(inspect.signature(fn)).replace("(self, ", "(").replace("(self)", "()")
-        docs.append({"name": f"api.{name}{sig}", "doc": inspect.getdoc(fn) or ""})
-    return docs
+    return describe_api(CrafterAPI)
 
 
 class CrafterKit:
@@ -80,7 +67,8 @@ class CrafterKit:
     def action_names(self) -> list[str]:
         return recipes.actions()
 
-    def make_env(self, **options):
+    def make_env(self, task: str | None = None, **options):
+        # Every Crafter task runs in the same world: the task does not change the env.
         from rlgpt_cli.worlds.crafter.env import CrafterWorld
 
         return CrafterWorld(**options)
