@@ -232,3 +232,49 @@ def test_water_is_no_shelter_wall():
     view[0, 5, 4] = MATERIAL_IDS["water"]
     api.observe(_obs(view=view))
     assert not api._sealed()
+
+
+def _reference_dijkstra(cost, start, goals=None):
+    """The pure-Python search the compiled one replaced (heapq over (distance, cell))."""
+    import heapq
+
+    w, h = cost.shape
+    dist = np.full(cost.shape, np.inf)
+    parent = {}
+    dist[start] = 0.0
+    heap = [(0.0, start)]
+    while heap:
+        d, cell = heapq.heappop(heap)
+        if d > dist[cell]:
+            continue
+        if goals is not None and cell in goals:
+            return dist, parent, cell
+        x, y = cell
+        for n in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)):
+            if 0 <= n[0] < w and 0 <= n[1] < h:
+                nd = d + cost[n]
+                if nd < dist[n]:
+                    dist[n], parent[n] = nd, cell
+                    heapq.heappush(heap, (nd, n))
+    return dist, parent, None
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_compiled_path_finding_matches_the_reference_bit_for_bit(seed):
+    from rlgpt_cli.worlds.crafter import pathing
+
+    rng = np.random.default_rng(seed)
+    # Few distinct costs (many ties), walls, and the map's size.
+    cost = rng.choice([1.0, 1.5, 2.0, 3.0, 4.0, np.inf], size=(64, 64), p=[.5, .2, .1, .05, .05, .1])
+    start = (int(rng.integers(64)), int(rng.integers(64)))
+    cost[start] = 1.0
+    for goals in (None, {(int(rng.integers(64)), int(rng.integers(64))) for _ in range(5)}):
+        dist, parents, reached = pathing.shortest_paths(cost, start, goals)
+        ref_dist, ref_parent, ref_reached = _reference_dijkstra(cost, start, goals)
+        assert reached == ref_reached
+        assert np.array_equal(dist, ref_dist)  # inf where unreachable, equal floats elsewhere
+        px, py = parents
+        assert {(x, y): (int(px[x, y]), int(py[x, y])) for x, y in zip(*np.nonzero(px >= 0))} == ref_parent
+        if reached is not None:
+            path = pathing.unwind(parents, reached, start)
+            assert path[-1] == reached and len(path) == len(set(path))

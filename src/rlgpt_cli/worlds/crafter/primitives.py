@@ -22,12 +22,11 @@ steps spent on those survival reflexes do not count toward a primitive's cap.
 from __future__ import annotations
 
 import functools
-import heapq
 from typing import Iterator
 
 import numpy as np
 
-from rlgpt_cli.worlds.crafter import recipes
+from rlgpt_cli.worlds.crafter import pathing, recipes
 
 Actions = Iterator[str]
 
@@ -108,6 +107,7 @@ class CrafterAPI:
     """
 
     def __init__(self, area: tuple[int, int] = (64, 64), auto_survive: bool = True):
+        pathing.warm()  # compile path-finding here, never inside a skill's time budget
         self.area = area
         self.map = np.full(area, UNKNOWN, np.int16)
         self.objects: dict[tuple[int, int], tuple[str, int]] = {}  # cell -> (name, step seen)
@@ -680,33 +680,11 @@ class CrafterAPI:
 
     def _dijkstra(self, cost: np.ndarray, goals: set | None = None):
         """Shortest paths from the player; stops at the first goal cell if ``goals``."""
-        w, h = self.area
-        dist = np.full(self.area, np.inf)
-        parent: dict[tuple[int, int], tuple[int, int]] = {}
-        dist[self.pos] = 0.0
-        heap = [(0.0, self.pos)]
-        while heap:
-            d, cell = heapq.heappop(heap)
-            if d > dist[cell]:
-                continue
-            if goals is not None and cell in goals:
-                return dist, parent, cell
-            x, y = cell
-            for n in ((x - 1, y), (x + 1, y), (x, y - 1), (x, y + 1)):
-                if 0 <= n[0] < w and 0 <= n[1] < h:
-                    nd = d + cost[n]
-                    if nd < dist[n]:
-                        dist[n] = nd
-                        parent[n] = cell
-                        heapq.heappush(heap, (nd, n))
-        return dist, parent, None
+        return pathing.shortest_paths(cost, self.pos, goals)
 
     @staticmethod
     def _unwind(parent, cell, origin):
-        path = [cell]
-        while path[-1] != origin:
-            path.append(parent[path[-1]])
-        return path[::-1][1:]
+        return pathing.unwind(parent, cell, origin)
 
     def _path_to_neighbour(self, goals):
         """Cheapest path to a cell next to any of ``goals`` (never onto a goal itself)."""
