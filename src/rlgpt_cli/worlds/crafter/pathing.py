@@ -9,84 +9,79 @@ pushed again only with a strictly smaller distance), so cells pop in exactly the
 
 from __future__ import annotations
 
-from functools import cache
-
 import numpy as np
+from numba import njit  # a dependency: world generation needs it too
 
 
-@cache
-def _kernel():
-    import numba
+@njit(cache=True)
+def _less(hd, hx, hy, i, j):
+    if hd[i] != hd[j]:
+        return hd[i] < hd[j]
+    if hx[i] != hx[j]:
+        return hx[i] < hx[j]
+    return hy[i] < hy[j]
 
-    @numba.njit(cache=True)
-    def less(hd, hx, hy, i, j):
-        if hd[i] != hd[j]:
-            return hd[i] < hd[j]
-        if hx[i] != hx[j]:
-            return hx[i] < hx[j]
-        return hy[i] < hy[j]
 
-    @numba.njit(cache=True)
-    def swap(hd, hx, hy, i, j):
-        hd[i], hd[j] = hd[j], hd[i]
-        hx[i], hx[j] = hx[j], hx[i]
-        hy[i], hy[j] = hy[j], hy[i]
+@njit(cache=True)
+def _swap(hd, hx, hy, i, j):
+    hd[i], hd[j] = hd[j], hd[i]
+    hx[i], hx[j] = hx[j], hx[i]
+    hy[i], hy[j] = hy[j], hy[i]
 
-    @numba.njit(cache=True)
-    def dijkstra(cost, sx, sy, goals, use_goals):
-        w, h = cost.shape
-        dist = np.full((w, h), np.inf)
-        px = np.full((w, h), -1, np.int64)
-        py = np.full((w, h), -1, np.int64)
-        # Each cell is relaxed at most once per neighbour: at most 4 pushes a cell, plus the start.
-        cap = 4 * w * h + 1
-        hd = np.empty(cap)
-        hx = np.empty(cap, np.int64)
-        hy = np.empty(cap, np.int64)
-        dist[sx, sy] = 0.0
-        hd[0], hx[0], hy[0] = 0.0, sx, sy
-        size = 1
-        dx = (-1, 1, 0, 0)
-        dy = (0, 0, -1, 1)
-        while size > 0:
-            d, x, y = hd[0], hx[0], hy[0]
-            size -= 1
-            if size > 0:  # move the last entry to the root and sift it down
-                hd[0], hx[0], hy[0] = hd[size], hx[size], hy[size]
-                i = 0
-                while True:
-                    left, right, best = 2 * i + 1, 2 * i + 2, i
-                    if left < size and less(hd, hx, hy, left, best):
-                        best = left
-                    if right < size and less(hd, hx, hy, right, best):
-                        best = right
-                    if best == i:
-                        break
-                    swap(hd, hx, hy, i, best)
-                    i = best
-            if d > dist[x, y]:
-                continue
-            if use_goals and goals[x, y]:
-                return dist, px, py, x, y
-            for k in range(4):
-                nx, ny = x + dx[k], y + dy[k]
-                if 0 <= nx < w and 0 <= ny < h:
-                    nd = d + cost[nx, ny]
-                    if nd < dist[nx, ny]:
-                        dist[nx, ny] = nd
-                        px[nx, ny], py[nx, ny] = x, y
-                        hd[size], hx[size], hy[size] = nd, nx, ny
-                        i = size
-                        size += 1
-                        while i > 0:  # sift the new entry up
-                            parent = (i - 1) // 2
-                            if not less(hd, hx, hy, i, parent):
-                                break
-                            swap(hd, hx, hy, i, parent)
-                            i = parent
-        return dist, px, py, -1, -1
 
-    return dijkstra
+@njit(cache=True)
+def _dijkstra(cost, sx, sy, goals, use_goals):
+    w, h = cost.shape
+    dist = np.full((w, h), np.inf)
+    px = np.full((w, h), -1, np.int64)
+    py = np.full((w, h), -1, np.int64)
+    # Each cell is relaxed at most once per neighbour: at most 4 pushes a cell, plus the start.
+    cap = 4 * w * h + 1
+    hd = np.empty(cap)
+    hx = np.empty(cap, np.int64)
+    hy = np.empty(cap, np.int64)
+    dist[sx, sy] = 0.0
+    hd[0], hx[0], hy[0] = 0.0, sx, sy
+    size = 1
+    dx = (-1, 1, 0, 0)
+    dy = (0, 0, -1, 1)
+    while size > 0:
+        d, x, y = hd[0], hx[0], hy[0]
+        size -= 1
+        if size > 0:  # move the last entry to the root and sift it down
+            hd[0], hx[0], hy[0] = hd[size], hx[size], hy[size]
+            i = 0
+            while True:
+                left, right, best = 2 * i + 1, 2 * i + 2, i
+                if left < size and _less(hd, hx, hy, left, best):
+                    best = left
+                if right < size and _less(hd, hx, hy, right, best):
+                    best = right
+                if best == i:
+                    break
+                _swap(hd, hx, hy, i, best)
+                i = best
+        if d > dist[x, y]:
+            continue
+        if use_goals and goals[x, y]:
+            return dist, px, py, x, y
+        for k in range(4):
+            nx, ny = x + dx[k], y + dy[k]
+            if 0 <= nx < w and 0 <= ny < h:
+                nd = d + cost[nx, ny]
+                if nd < dist[nx, ny]:
+                    dist[nx, ny] = nd
+                    px[nx, ny], py[nx, ny] = x, y
+                    hd[size], hx[size], hy[size] = nd, nx, ny
+                    i = size
+                    size += 1
+                    while i > 0:  # sift the new entry up
+                        parent = (i - 1) // 2
+                        if not _less(hd, hx, hy, i, parent):
+                            break
+                        _swap(hd, hx, hy, i, parent)
+                        i = parent
+    return dist, px, py, -1, -1
 
 
 def shortest_paths(cost: np.ndarray, start: tuple[int, int], goals=None):
@@ -96,7 +91,7 @@ def shortest_paths(cost: np.ndarray, start: tuple[int, int], goals=None):
     mask = np.zeros(cost.shape, np.bool_)
     for cell in goals or ():
         mask[cell] = True
-    dist, px, py, rx, ry = _kernel()(np.ascontiguousarray(cost, np.float64), int(start[0]), int(start[1]),
+    dist, px, py, rx, ry = _dijkstra(np.ascontiguousarray(cost, np.float64), int(start[0]), int(start[1]),
                                      mask, goals is not None)
     return dist, (px, py), (None if rx < 0 else (int(rx), int(ry)))
 
