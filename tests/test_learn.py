@@ -153,6 +153,16 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
     result = run_skill(skill, world, api, max_steps=40, library=open_library(Settings.resolve()))
     assert result.error is None and 0 < result.steps <= 40
 
+    # A policy samples its actions; an episode on the same seed is the same episode.
+    from rlgpt_cli.runner.episode import Stage, run_episode
+
+    def episode():
+        stage = Stage("collect_wood", skill, {"inventory": {"wood": 1}}, max_steps=60)
+        return run_episode(lambda: CrafterWorld(seed=9, length=200), CrafterAPI, 9, [stage],
+                           library=open_library(Settings.resolve())).to_dict()
+
+    assert episode() == episode()
+
 
 def test_learn_unknown_subtask_names_the_nearest(cli):
     r = cli("learn", "--subtask", "harvest_lgo")

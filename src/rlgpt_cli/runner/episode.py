@@ -140,6 +140,10 @@ def run_episode(
     library=None,
 ) -> Episode:
     """Reset a new world on ``seed`` and run ``stages`` in order (see :func:`run_stages`)."""
+    if any(stage.skill.kind == "policy" for stage in stages):
+        import torch
+
+        torch.manual_seed(seed)  # policies sample their actions: the same seed, the same episode
     world = make_world()
     obs, info = world.reset(seed=seed)
     api = make_api()
