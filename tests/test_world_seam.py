@@ -162,3 +162,11 @@ def test_minedojo_plans_here_and_stops_only_where_minedojo_is_missing(cli):
     r = cli("--env", "minedojo", "code", "--subtask", "harvest log", "--episodes", "1")
     errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
     assert r.exit_code == 5 and len(errors) == 1 and errors[0].startswith("Error: MineDojo cannot start: needs")
+
+
+def test_world_option_value_is_not_taken_for_the_command():
+    from rlgpt_cli.cli import _command_word
+
+    assert _command_word(["--world", "tiny", "plan", "x"]) == "plan"
+    assert _command_word(["-w", "minedojo", "--json", "run", "x"]) == "run"
+    assert _command_word(["--env", "crafter", "tasks"]) == "tasks"

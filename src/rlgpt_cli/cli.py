@@ -68,7 +68,7 @@ def _register_commands() -> None:
 _register_commands()
 
 # Global options that take a value: skipped when looking for the subcommand's name.
-VALUE_OPTIONS = ("--model", "-m", "--env", "-e", "--library", "--seed")
+VALUE_OPTIONS = ("--model", "-m", "--world", "-w", "--env", "-e", "--library", "--seed")
 _plugin_commands_added = False
 
 
