@@ -222,41 +222,18 @@ def _now() -> str:
 
 @contextlib.contextmanager
 def _file_lock(path: Path, timeout: float):
-    with open(path, "a+b") as f:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                _lock(f)
-                break
-            except OSError:
-                if time.monotonic() >= deadline:
-                    raise LibraryError(f"library is locked by another process ({path})") from None
-                time.sleep(0.02)
-        try:
-            yield
-        finally:
-            _unlock(f)
+    """The library's writer lock (an OS file lock, released by the OS if the holder dies)."""
+    from filelock import FileLock, Timeout
 
-
-try:
-    import fcntl
-
-    def _lock(f):
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-
-    def _unlock(f):
-        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-except ImportError:  # Windows
-    import msvcrt
-
-    def _lock(f):
-        f.seek(0)
-        msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
-
-    def _unlock(f):
-        f.seek(0)
-        msvcrt.locking(f.fileno(), msvcrt.LK_UNLCK, 1)
+    lock = FileLock(path, timeout=timeout)
+    try:
+        lock.acquire(poll_interval=0.02)
+    except Timeout:
+        raise LibraryError(f"library is locked by another process ({path})") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 # ---------------------------------------------------------------------------------------

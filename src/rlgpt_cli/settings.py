@@ -14,7 +14,6 @@ Precedence, highest first: command-line flag > environment variable > default.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,13 +25,9 @@ DEFAULT_WORLD = "crafter"
 
 def default_home() -> Path:
     """The platform's per-user data directory (XDG on Linux)."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "rlgpt"
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("rlgpt", appauthor=False))
 
 
 def _env(name: str) -> str | None:
