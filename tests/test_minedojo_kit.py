@@ -33,6 +33,14 @@ def _world(task="make_wood_pickaxe"):
     return md.MineDojoWorld(task, image_size=(8, 8), check_java=False)
 
 
+def _started(kit):
+    """A stand-in world just reset, and a fresh API that has observed it."""
+    world = _world()
+    api = kit.new_api()
+    api.observe(*world.reset())
+    return world, api
+
+
 def drive(world, api, gen, limit=2_000):
     """Run a primitive against the world as the runner does: step each yielded name, then observe."""
     names = []
@@ -240,10 +248,7 @@ def test_observe_reads_the_symbolic_observation_and_info(kit, fake):
 
 def test_primitives_build_a_wooden_pickaxe_in_the_standin(kit, fake):
     """The plan's steps as primitives, against the stand-in's toy world: only named actions."""
-    world = _world()
-    api = kit.new_api()
-    obs, info = world.reset()
-    api.observe(obs, info)
+    world, api = _started(kit)
     allowed = set(kit.action_names)
     for step in kit.knowledge(resolve_task("make_wood_pickaxe", world="minedojo"))["steps"]:
         if step["kind"] == "collect":
@@ -261,9 +266,7 @@ def test_primitives_build_a_wooden_pickaxe_in_the_standin(kit, fake):
 
 
 def test_primitives_give_up_honestly(kit, fake):
-    world = _world()
-    api = kit.new_api()
-    api.observe(*world.reset())
+    world, api = _started(kit)
     ok, names = drive(world, api, api.collect("cobblestone", 1))  # no pickaxe
     assert ok is False and names == ["noop"]
     ok, names = drive(world, api, api.make("wooden_pickaxe"))  # no materials, no table
@@ -299,9 +302,7 @@ def test_the_sandbox_runs_a_code_skill_on_the_api(kit, fake):
     from rlgpt_cli.errors import SandboxError
     from rlgpt_cli.sandbox import load_module
 
-    world = _world()
-    api = kit.new_api()
-    api.observe(*world.reset())
+    world, api = _started(kit)
     source = ("def act(api, count=1):\n"
               "    done = yield from api.collect(\"log\", count)\n"
               "    return done and api.inventory[\"log\"] >= count\n")

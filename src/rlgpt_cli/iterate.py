@@ -209,6 +209,7 @@ class Loops:
 
     def evaluate_task(self) -> dict | None:
         from rlgpt_cli import seeds
+        from rlgpt_cli.reports import scores_text
         from rlgpt_cli.usecases import evaluate_task
 
         subs = self.state["plan"]["subactions"] if self.state["plan"] else []
@@ -219,9 +220,9 @@ class Loops:
             self.log(f"  task evaluation skipped: {exc.message}")
             return None
         self.charge(report["mean_steps"] * report["episodes"])
-        score = "".join(f", {name.replace('_', ' ')} {report[name]:.1f}" for name in report["scores"])
+        scores = scores_text(report)
         self.log(f"  task {self.task.name}: success {report['success_rate']:.0%} over {report['episodes']} "
-                 f"episodes{score}")
+                 f"episodes" + (f", {scores}" if scores else ""))
         return report
 
 

@@ -334,10 +334,10 @@ class Library:
             return Skill(name=name, version=1, kind="code", world="", description="", provenance={"source": "builtin"},
                          status="broken", problem=f"built-in skill {path}: {problem}")
         # Built-in code skills sit directly in the pack folder: give them a private view.
-        return (_BuiltinSkill(
+        return _BuiltinSkill(
             **meta, version=1, kind=kind, provenance={"source": "builtin"}, sha256=content_hash(files),
             path=path if kind == "policy" else path.parent, best=True, builtin_file=path if kind == "code" else None,
-        ))
+        )
 
     @hookimpl
     def register_skills(self, register):

@@ -17,6 +17,16 @@ def write_animation(path: Path, frames: list) -> None:
     imageio.mimsave(path, frames[::step], duration=0.05)
 
 
+def score_label(name: str) -> str:
+    """``crafter_score`` -> ``Crafter score``: how a world's score is named in output."""
+    return name.replace("_", " ").capitalize()
+
+
+def scores_text(report: dict) -> str:
+    """The report's world scores on one line (``Crafter score 22.6``), empty when it has none."""
+    return "; ".join(f"{score_label(name)} {report[name]:.1f}" for name in report.get("scores", []))
+
+
 def markdown_report(report: dict, model: str) -> str:
     references = report.get("published_scores") or {}
     reference = next(iter(references.items()), None)
@@ -24,7 +34,7 @@ def markdown_report(report: dict, model: str) -> str:
         f"# rlgpt run: {report['task']} ({report['world']})", "",
         f"- success rate: **{report['success_rate']:.0%}** over {report['episodes']} episodes "
         f"(seeds {report['seeds'][0]}..{report['seeds'][-1]}), step budget {report['max_steps']}",
-        *[f"- {name.replace('_', ' ').capitalize()}: **{report[name]:.1f}**"
+        *[f"- {score_label(name)}: **{report[name]:.1f}**"
           + (f" ({reference[0].lower()} {reference[1]})" if reference else "") for name in report.get("scores", [])],
         f"- skills: {', '.join(f'{k} = {v}' for k, v in report['skills'].items())}",
         f"- plan by: {model}", "",

@@ -8,13 +8,6 @@ from typing import Any
 from rlgpt_cli.agents import facts
 
 
-def api_docs(world: str) -> list[dict[str, str]]:
-    """The world's primitive API as the prompt shows it: each public method's signature and docstring."""
-    from rlgpt_cli.worlds.base import get_kit
-
-    return get_kit(world).api_docs()
-
-
 def skill_source(answer, world: str) -> str:
     """A library skill file: the ``SKILL`` metadata written by rlgpt, then the model's code."""
     meta = {
@@ -31,8 +24,10 @@ def skill_source(answer, world: str) -> str:
 
 def write_code(client, task, sub: dict, library_skills: list[dict], feedback: list[dict]):
     """Ask for a code skill; returns ``(CodeAnswer, ModelResult)``."""
+    from rlgpt_cli.worlds.base import get_kit
+
     result = client.prompt("fast_agent_code", {
-        "task": task.name, "subaction": sub, "api": api_docs(task.world),
+        "task": task.name, "subaction": sub, "api": get_kit(task.world).api_docs(),
         "library": library_skills, "feedback": feedback,
     })
     return result.parsed, result

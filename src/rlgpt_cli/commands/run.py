@@ -13,11 +13,13 @@ from rlgpt_cli.workspace import model_label
 
 
 def render(report: dict) -> None:
+    from rlgpt_cli.reports import scores_text
+
     c = console()
     c.print(f"[bold]{report['task']}[/bold] ({report['world']}): success "
             f"[bold]{report['success_rate']:.0%}[/bold] over {report['episodes']} episodes on held-out seeds "
             f"{report['seeds'][0]}..{report['seeds'][-1]} (step budget {report['max_steps']})"
-            + "".join(f"; {name.replace('_', ' ').capitalize()} {report[name]:.1f}" for name in report["scores"]))
+            + (f"; {scores}" if (scores := scores_text(report)) else ""))
     table("sub-tasks", ["sub-task", "skill", "success", "failures"],
           [[k, report["skills"].get(k, ""), f"{v['success_rate']:.0%}",
             ", ".join(f"{c}: {n}" for c, n in v["failures"].items())] for k, v in report["subtasks"].items()])
