@@ -7,7 +7,8 @@ the network.
         assert len(server.requests) == 2
 
 Replies are used in order; the last one repeats, so ``[Reply(status=500)]`` fails forever.
-Every request body (parsed JSON) is kept in ``server.requests``.
+``replies`` may instead be a function of the request body that returns the reply (a model
+that reads its prompt). Every request body (parsed JSON) is kept in ``server.requests``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -30,8 +32,9 @@ class Reply:
 
 
 class FakeOpenAI:
-    def __init__(self, replies: list[Reply | str] | None = None):
-        self.replies = [r if isinstance(r, Reply) else Reply(r) for r in (replies or [Reply()])]
+    def __init__(self, replies: "list[Reply | str] | Callable[[dict], Reply | str] | None" = None):
+        self.respond = replies if callable(replies) else None
+        self.replies = [] if self.respond else [r if isinstance(r, Reply) else Reply(r) for r in (replies or [Reply()])]
         self.requests: list[dict] = []
         self._lock = threading.Lock()
         server = self
@@ -42,8 +45,12 @@ class FakeOpenAI:
                 body = json.loads(self.rfile.read(length) or b"{}")
                 with server._lock:
                     server.requests.append(body)
-                    reply = server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
                     n = len(server.requests)
+                    if server.respond:
+                        reply = server.respond(body)
+                        reply = reply if isinstance(reply, Reply) else Reply(reply)
+                    else:
+                        reply = server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 if reply.status == 200:

@@ -143,7 +143,7 @@ def test_plan_through_a_real_openai_compatible_server(cli, openai_env):
         r = cli("--json", "--model", "openai/test-model", "plan", "harvest", "log")
         assert r.exit_code == 0, r.stderr
         assert r.json()["model"] == "openai/test-model"
-        assert "rlgpt-prompt: slow_agent" in json.dumps(server.requests[0]["messages"])
+        assert '<rlgpt-context prompt=\\"slow_agent\\">' in json.dumps(server.requests[0]["messages"])
 
 
 def test_prose_instead_of_json_is_a_model_error(cli, openai_env):
@@ -183,13 +183,75 @@ def test_hostile_code_answer_is_refused_and_never_runs(cli, openai_env, tmp_path
 
 
 def test_rl_configuration_inserts_precondition_skills_and_trains_longer_after_feedback():
-    library = [{"name": "collect_wood", "kind": "code", "effects": {"inventory": {"wood": 1}}},
-               {"name": "place_table", "kind": "code", "effects": {"nearby": ["table"]}},
-               {"name": "explore", "kind": "code", "effects": {}},
-               {"name": "collect_stone", "kind": "code", "effects": {"inventory": {"stone": 1}}}]
+    library = [{"name": "collect_wood", "kind": "code", "gives": ["wood >= 1"]},
+               {"name": "place_table", "kind": "code", "gives": ["near table"]},
+               {"name": "explore", "kind": "code", "gives": []},
+               {"name": "collect_stone", "kind": "code", "gives": ["stone >= 1"]}]
     sub = {"name": "make_wood_pickaxe", "preconditions": ["wood >= 1", "near table"]}
     first = offline.answer_rl({"subaction": sub, "library": library, "feedback": [], "total_steps": 1000})
     assert set(first["macro_actions"]) == {"collect_wood", "place_table", "explore"}
     again = offline.answer_rl({"subaction": sub, "library": library, "total_steps": 1000,
                                "feedback": [{"subaction": "make_wood_pickaxe", "kind": "rl", "success_rate": 0.3}]})
     assert again["total_steps"] == 2 * first["total_steps"]
+
+
+def test_success_checks_parse_and_judge_from_the_world_state():
+    from rlgpt_cli.runner import checks
+
+    check = checks.parse("Inventory wood >= 3 and stone increased by 2 and achievement place_table")
+    assert str(check) == "inventory wood >= 3 and stone increased by 2 and achievement place_table unlocked"
+    before = {"inventory": {"wood": 1, "stone": 0}, "achievements": {"place_table": 0}}
+    after = {"inventory": {"wood": 3, "stone": 2}, "achievements": {"place_table": 1}}
+    assert check.failed(before, after) == []
+    assert check.failed(before, {**after, "inventory": {"wood": 2, "stone": 1}}) == [
+        "inventory wood >= 3", "stone increased by 2"]
+    assert checks.parse("stone increased by 2").failed({"inventory": {"stone": 8}}, {"inventory": {"stone": 9}},
+                                                       cap=9) == []  # at the cap it cannot grow
+    assert checks.parse("near table").failed({}, {}, near=lambda t: t == "table") == []
+    assert checks.parse("alive").failed({}, {"alive": False}) == ["alive"]
+    with pytest.raises(checks.CheckError, match="'a table is in view' is not a success check"):
+        checks.parse("a table is in view")
+    with pytest.raises(checks.CheckError, match="'wod' in 'inventory wod >= 1' is not a known item"):
+        checks.validate(checks.parse("wod >= 1"), items=["wood"], achievements=[], targets=[])
+
+
+def test_every_sandbox_violation_is_listed_with_the_models_own_line_numbers():
+    from rlgpt_cli import sandbox
+    from rlgpt_cli.agents.coder import binds_skill, skill_source
+    from rlgpt_cli.models.schemas import CodeAnswer
+
+    source = "def act(api):\n    import os\n    x = api._secret\n    yield 'noop'\n"
+    reasons = sandbox.check_source(source)
+    assert any("Line 2" in r and "os" in r for r in reasons) and any("Line 3" in r and "_secret" in r for r in reasons)
+    answer = CodeAnswer(skill="place_table", description="d", source=source)
+    full = skill_source(answer, "crafter")
+    assert full.startswith(source)  # the model's lines first: file line numbers are its own
+    assert binds_skill("SKILL = {'name': 'collect_wood'}\ndef act(api):\n    yield 'noop'\n")
+    assert not binds_skill(source)
+
+
+def test_code_skills_call_library_skills_by_name(tmp_path):
+    from rlgpt_cli.library import Library, candidate_skill
+    from rlgpt_cli.runner.episode import Stage, run_episode
+    from rlgpt_cli.worlds.base import get_kit
+
+    library = Library(tmp_path / "lib", plugins=True)
+    source = ('def act(api):\n    ok = yield from skill("collect_wood", n=2)\n    return ok\n\n'
+              "SKILL = {'name': 'two_wood', 'description': 'd', 'world': 'crafter', 'params': {},\n"
+              "         'preconditions': {'inventory': {}, 'nearby': []},\n"
+              "         'effects': {'inventory': {'wood': 2}, 'nearby': []}}\n")
+    kit = get_kit("crafter")
+    stage = Stage("two_wood", candidate_skill(source), {"inventory": {"wood": 2}, "nearby": []})
+    episode = run_episode(lambda: kit.make_env(), kit.new_api, 1, [stage], library=library)
+    assert episode.stages[0].success and episode.inventory["wood"] >= 2
+
+
+def test_reward_code_cannot_fake_success_by_editing_info():
+    from rlgpt_cli.runner.rewards import RewardSpec
+
+    cheat = "def reward(prev, obs, info):\n    info['inventory']['wood'] = 9\n    return 0.0\n"
+    spec = RewardSpec(cheat, "info['inventory']['wood'] >= 1", "harvest")
+    obs = {"inventory": [9, 9, 9, 9, 0, 0]}
+    info = {"inventory": {"wood": 0}, "achievements": {}}
+    spec.reward(obs, obs, info)
+    assert info["inventory"]["wood"] == 0 and spec.success(obs, info) is False

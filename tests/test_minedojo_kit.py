@@ -135,7 +135,7 @@ def test_harvest_log_is_one_collect(kit):
     step = knowledge["steps"][0]
     assert step == {"kind": "collect", "target": "log", "action": "attack", "count": 1, "source": "log",
                     "preconditions": {}, "nearby": [], "effects": {"log": 1}, "placed": None,
-                    "achievement": "collect_log"}
+                    "achievement": None}
     assert knowledge["facts"] == ["collect log"]
     eight = kit.knowledge(resolve_task("harvest_8_log", world="minedojo"))
     assert [(s["target"], s["count"]) for s in eight["steps"]] == [("log", 8)]
@@ -193,7 +193,7 @@ def test_every_registered_minedojo_task_resolves_to_a_valid_plan(kit):
         assert task.success({"inventory": final, "achievements": {}}), task.name
         for step in steps:
             assert step["action"] in md.ACTIONS, step
-            assert step["achievement"] == f"{step['kind']}_{step['target']}"
+            assert step["achievement"] is None  # MineDojo counts items: plans check item gains
 
 
 def test_tasks_starting_with_tools_skip_what_they_hold(kit):

@@ -71,8 +71,11 @@ def test_json_inside_a_fence_and_prose():
     text = f"Here is my judgement:\n```json\n{GOOD}\n```\nHope it helps."
     assert parse_structured(text, Critique).score == 0.9
     assert parse_structured(f"Sure! {GOOD} Done.", Critique).success is True
-    with pytest.raises(InvalidAnswer, match="no parseable JSON"):
+    with pytest.raises(InvalidAnswer, match="the answer contains no JSON object"):
         parse_structured("no json here", Critique)
+    # A decode error says where: the model can fix the spot.
+    with pytest.raises(InvalidAnswer, match=r"its \{\.\.\.\} part is not valid JSON: .*line 1 column 13"):
+        parse_structured('Answer: {"success": tru, "score": 1}', Critique)
     with pytest.raises(InvalidAnswer, match="schema Critique: score"):
         parse_structured('{"success": true, "score": 7}', Critique)
 
@@ -85,7 +88,7 @@ def test_malformed_json_gets_a_repair_turn(make_client, store):
     repair = server.messages(1)
     assert repair[:1] == MESSAGES
     assert repair[1] == {"role": "assistant", "content": '{"success": tru'}
-    assert repair[2]["role"] == "user" and "no parseable JSON" in repair[2]["content"]
+    assert repair[2]["role"] == "user" and "is not valid JSON: Expecting" in repair[2]["content"]
     assert result.tokens_in == 20  # both turns are counted
     first, second = store.model_calls()
     assert first["error"].startswith("invalid answer:") and second["error"] is None

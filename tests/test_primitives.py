@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import json
 
 import numpy as np
 import pytest
@@ -154,7 +155,10 @@ def test_shelter_seals_the_player_in_for_the_night():
 
 
 def test_every_primitive_documents_itself_for_the_prompt():
-    text = primitives.describe_api()
+    from rlgpt_cli.worlds.base import get_kit
+
+    text = json.dumps(get_kit("crafter").api_docs())
+    assert "n: int = 1" in text  # annotations read as types, not as quoted strings
     for name in ("navigate_to", "face", "collect", "place", "make", "sleep", "attack", "eat",
                  "drink", "explore", "survive", "shelter", "has", "nearby", "seen", "can_make",
                  "requirements"):

@@ -12,7 +12,8 @@ from rlgpt_cli.errors import NotFound, UsageError
 from rlgpt_cli.models.prompts import list_prompts, load_prompt, parse_messages, render
 from rlgpt_cli.models.schemas import SCHEMAS
 
-BUILTIN = {"critic": "Critique", "fast_agent_code": "CodeAnswer", "fast_agent_rl": "RLConfig", "slow_agent": "Plan"}
+BUILTIN = {"critic": "Critique", "fast_agent_code": "CodeAnswer", "fast_agent_rl": "RLConfig", "slow_agent": "Plan",
+           "task_critic": "TaskCritique"}
 PLAN_CONTEXT = {
     "task": "make a wood pickaxe",
     "world": "crafter",
@@ -39,10 +40,12 @@ def test_example_answer_in_each_template_matches_its_schema(tmp_path, name):
 def test_render_carries_header_placeholders_and_context(tmp_path):
     system, user = render("slow_agent", PLAN_CONTEXT, tmp_path)
     assert system["role"] == "system" and user["role"] == "user"
-    assert system["content"].startswith("rlgpt-prompt: slow_agent\nschema: Plan\n")
+    # The template's header is ours, not the model's: it is not in what the model reads.
+    assert "rlgpt-prompt" not in system["content"] + user["content"]
+    assert system["content"].startswith("You are the slow agent")
     assert 'game world "crafter"' in system["content"]
     assert user["content"].startswith("Task: make a wood pickaxe\n")
-    block = user["content"].split("<rlgpt-context>\n", 1)[1].split("\n</rlgpt-context>", 1)[0]
+    block = user["content"].split('<rlgpt-context prompt="slow_agent">\n', 1)[1].split("\n</rlgpt-context>", 1)[0]
     assert json.loads(block) == PLAN_CONTEXT
     assert parse_messages([system, user]) == ("slow_agent", PLAN_CONTEXT)
 
@@ -139,4 +142,4 @@ def test_cli_prompts_list_and_show(cli):
 def test_cli_unknown_prompt_exits_with_usage_code(cli):
     code, out, err = cli("prompts", "show", "critc")
     assert code == 2 and out == ""
-    assert err.strip() == "Error: no prompt named 'critc'; did you mean critic?"
+    assert err.strip() == "Error: no prompt named 'critc'; did you mean critic, task_critic?"

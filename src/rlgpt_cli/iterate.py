@@ -19,6 +19,8 @@ from rlgpt_cli.atomic import atomic_write_json
 from rlgpt_cli.errors import BudgetExceeded, NotFound, UsageError
 
 STATE_VERSION = 1
+# Failed episodes described to the slow agent after a task evaluation.
+FAILED_EPISODES_SHOWN = 2
 
 
 @dataclass
@@ -143,20 +145,60 @@ class Loops:
             if not outcome["success"]:
                 break  # later sub-actions cannot start reliably: back to the slow agent
         evaluation = self.evaluate_task()
+        self.state["feedback"].append(self.task_feedback(subs, evaluation))
+        measured = (evaluation or {}).get("subtasks", {})
         self.state["iterations"].append({
             "outer": self.state["outer"] + 1, "plan_id": self.state["plan_id"],
+            # Reused sub-actions are measured in the task evaluation, like the others.
             "subactions": [{"name": s["name"], "kind": s["kind"],
-                            "success_rate": next((r["success_rate"] for r in results if r["subaction"] == s["name"]),
-                                                 None)} for s in subs],
+                            "success_rate": measured[s["name"]]["success_rate"] if s["name"] in measured else
+                            next((r["success_rate"] for r in results if r["subaction"] == s["name"]), None)}
+                           for s in subs],
             "task_success_rate": evaluation["success_rate"] if evaluation else 0.0,
             **{name: (evaluation or {}).get(name) for name in (evaluation or {}).get("scores", [])},
             "env_steps": self.state["env_steps"], "cost_usd": self.state.get("cost_base", 0.0) + self.client.cost_usd,
         })
         self.state["outer"] += 1
-        self.state["plan"] = None
         if evaluation and evaluation["success_rate"] >= self.config.target:
             self.state["status"] = "succeeded"
+            self.state["validated_plan_id"] = self.state["plan_id"]
+        if evaluation:
+            self.store.add_evaluation(
+                self.task.name, self.task.world, f"iterate plan {self.state['plan_id']}", evaluation["episodes"],
+                evaluation["seeds"], evaluation["success_rate"],
+                {"plan_id": self.state["plan_id"], "iterate_run": self.state["run_id"],
+                 "validated": self.state["status"] == "succeeded", "subtasks": evaluation["subtasks"]})
+        self.state["plan"] = None
         self.save()
+
+    def task_feedback(self, subs: list[dict], evaluation: dict | None) -> dict:
+        """What the slow agent hears about the whole task after an outer iteration: the
+        success rate, each stage's success, how failed episodes failed, and the task critic's
+        advice on which stage to change."""
+        from rlgpt_cli.agents.coder import judge_task
+
+        record: dict = {"kind": "task", "outer": self.state["outer"] + 1, "plan_id": self.state["plan_id"],
+                        "target": self.config.target}
+        if evaluation is None:
+            missing = next((s["name"] for s in subs if s["name"] not in self.state["done"]), None)
+            return {**record, "success_rate": 0.0, "evaluated": False,
+                    "reason": f"not evaluated: sub-action {missing} has no working skill yet" if missing else
+                              "not evaluated: a sub-action has no skill"}
+        failed = []
+        for episode in evaluation["episode_details"]:
+            stage = next((r for r in episode["stages"] if not r["success"]), None)
+            if stage is not None and len(failed) < FAILED_EPISODES_SHOWN:
+                failed.append({"seed": episode["seed"], "stage": stage["name"], "outcome": stage["outcome"],
+                               "failed_check": stage["failed_check"], "error": stage["error"],
+                               "inventory": {k: v for k, v in (stage["inventory"] or {}).items() if v}})
+        record.update({"success_rate": evaluation["success_rate"], "evaluated": True,
+                       "stages": evaluation["subtasks"], "failed_episodes": failed})
+        if self.config.use_critic and evaluation["success_rate"] < self.config.target:
+            plan = [{k: s.get(k) for k in ("name", "kind", "skill", "params", "success")} for s in subs]
+            critique, _ = judge_task(self.client, self.task, plan, record, self.config.target)
+            record["critic"] = critique.model_dump(exclude={"success"})
+            self.log(f"  task critic: change {critique.stage or '-'} ({critique.change}): {critique.feedback}")
+        return record
 
     def _measured(self, name: str) -> float | None:
         try:

@@ -113,13 +113,16 @@ class Skill:
             )
         return files
 
-    def load(self, limits: sandbox.Limits | None = None, seed: int | None = None) -> sandbox.SandboxedModule:
-        """Compile and load a code skill in the sandbox, after checking its hash."""
+    def load(self, limits: sandbox.Limits | None = None, seed: int | None = None,
+             functions: dict | None = None) -> sandbox.SandboxedModule:
+        """Compile and load a code skill in the sandbox, after checking its hash; ``functions``
+        are trusted callables it may call by name (the runner's ``skill``)."""
         if self.kind != "code":
             raise LibraryError(f"skill {self.name} is a {self.kind} skill, not code")
         source = self.files()["skill.py"].decode("utf-8")
         from rlgpt_cli import sandbox
-        return sandbox.load_module(source, f"{self.name}@v{self.version}", limits=limits, seed=seed)
+        return sandbox.load_module(source, f"{self.name}@v{self.version}", limits=limits, seed=seed,
+                                   functions=functions)
 
     def load_policy(self) -> tuple[dict, dict]:
         """A policy skill's ``(state_dict, config)``; the learn module builds the network."""

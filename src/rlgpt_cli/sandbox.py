@@ -847,12 +847,15 @@ class SandboxedModule:
     """A compiled, loaded piece of untrusted code. Call into it only through its methods,
     which apply the limits; never call the functions it defines directly."""
 
-    def __init__(self, name: str, code: types.CodeType, limits: Limits, seed: int | None):
+    def __init__(self, name: str, code: types.CodeType, limits: Limits, seed: int | None,
+                 functions: dict | None = None):
         self.name = name
         self.filename = code.co_filename
         self.limits = limits
         self.output: list[str] = []  # what the code printed (last lines only)
         self._globals = _environment(name, limits, seed, self.output)
+        # Trusted callables offered by name (public names only: the policy refuses the rest).
+        self._globals.update({k: v for k, v in (functions or {}).items() if not k.startswith("_")})
         self._meter = _Meter(limits)
         self._run(exec, code, self._globals)
 
@@ -948,12 +951,14 @@ def load_module(
     name: str,
     limits: Limits | None = None,
     seed: int | None = None,
+    functions: dict | None = None,
 ) -> SandboxedModule:
     """Compile (refusing with SandboxError listing the reasons) and run the module body.
 
     ``seed`` seeds the module's private ``random``; ``None`` seeds it from the OS.
+    ``functions`` are trusted callables the code may call by name.
     """
     code, errors = _compile(source, _filename(name))
     if errors:
         raise SandboxError(f"{name} refused by the sandbox: {'; '.join(errors)}")
-    return SandboxedModule(name, code, limits or DEFAULT_LIMITS, seed)
+    return SandboxedModule(name, code, limits or DEFAULT_LIMITS, seed, functions)

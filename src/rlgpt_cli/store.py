@@ -321,3 +321,14 @@ class Store:
         if row is None:
             raise NotFound(f"no plan with id {plan_id}")
         return row
+
+    def validated_plan(self, task: str, world: str) -> int | None:
+        """The newest plan ``rlgpt iterate`` validated for the task (reached its target), if any."""
+        rows = self.db.execute(
+            "SELECT details FROM evaluations WHERE task = ? AND world = ? AND subject LIKE 'iterate plan %' "
+            "ORDER BY id DESC", (task, world)).fetchall()
+        for row in rows:
+            details = json.loads(row["details"])
+            if details.get("validated"):
+                return int(details["plan_id"])
+        return None

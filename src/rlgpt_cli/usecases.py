@@ -56,11 +56,12 @@ def code_subaction(client, task, sub: dict, prefix: list, library, *, seeds: lis
     """The inner loop for a code sub-action: write, sandbox-check, run on ``seeds``, judge,
     revise; the best attempt is saved to the library when it succeeded at all."""
     from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, save_code_skill
-    from rlgpt_cli.agents.planner import catalogue
+    from rlgpt_cli.agents.planner import catalogue, knowledge, relevant, signatures
     from rlgpt_cli.worlds.base import get_kit
 
     kit = get_kit(task.world)
-    made = code_loop(client, task, sub, prefix, catalogue(library, task.world),
+    skills = signatures(relevant(catalogue(library, task.world), knowledge(task)))
+    made = code_loop(client, task, sub, prefix, skills,
                      make_world=lambda: kit.make_env(task.name, length=10_000), make_api=kit.new_api,
                      seeds=seeds, attempts=attempts, feedback=feedback, log=log, library=library)
     chosen = best(made)
@@ -74,9 +75,10 @@ def configure_rl(client, task, sub: dict, library, feedback: list[dict] | None =
                  total_steps: int, max_episode_steps: int):
     """The fast agent's RL configuration for ``sub``; returns ``(RLConfig, model name)``."""
     from rlgpt_cli.agents.coder import write_rl_config
-    from rlgpt_cli.agents.planner import catalogue
+    from rlgpt_cli.agents.planner import catalogue, knowledge, relevant
 
-    config, result = write_rl_config(client, task, sub, catalogue(library, task.world), list(feedback or []),
+    skills = relevant(catalogue(library, task.world), knowledge(task))
+    config, result = write_rl_config(client, task, sub, skills, list(feedback or [])[-2:],
                                      total_steps=total_steps, max_episode_steps=max_episode_steps)
     return config, result.model
 

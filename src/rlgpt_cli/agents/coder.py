@@ -9,7 +9,8 @@ from rlgpt_cli.agents import facts
 
 
 def skill_source(answer, world: str) -> str:
-    """A library skill file: the ``SKILL`` metadata written by rlgpt, then the model's code."""
+    """A library skill file: the model's code first, so the line numbers errors report are the
+    model's own, then the ``SKILL`` metadata, written by rlgpt from the sub-action."""
     meta = {
         "name": answer.skill,
         "description": answer.description,
@@ -18,17 +19,39 @@ def skill_source(answer, world: str) -> str:
         "effects": facts.parse(answer.effects),
         "params": answer.params,
     }
-    header = f'"""{answer.description}"""\n\nSKILL = {pprint.pformat(meta, sort_dicts=False, width=100)}\n\n\n'
-    return header + answer.source.strip() + "\n"
+    return (answer.source.strip() + "\n\n\n# Metadata written by rlgpt, not by the model.\n"
+            f"SKILL = {pprint.pformat(meta, sort_dicts=False, width=100)}\n")
 
 
-def write_code(client, task, sub: dict, library_skills: list[dict], feedback: list[dict]):
+def binds_skill(source: str) -> bool:
+    """Whether code assigns the name ``SKILL``: only rlgpt writes a skill's name and metadata."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False  # the sandbox reports the syntax error
+    return any(isinstance(node, ast.Name) and node.id == "SKILL" and isinstance(node.ctx, ast.Store)
+               for node in ast.walk(tree))
+
+
+def start_state(prefix: list) -> dict:
+    """Where a sub-action starts: after the plan's earlier sub-actions (``runner.episode.Stage``s)
+    ran on a fresh world, with what their effects promise."""
+    return {"after": [stage.name for stage in prefix],
+            "expected": [f for stage in prefix
+                         for f in facts.to_strings(stage.effects.get("inventory", {}), stage.effects.get("nearby", []))]}
+
+
+def write_code(client, task, sub: dict, library_skills: list[dict], feedback: list[dict], prefix: list = ()):
     """Ask for a code skill; returns ``(CodeAnswer, ModelResult)``."""
     from rlgpt_cli.worlds.base import get_kit
 
+    kit = get_kit(task.world)
     result = client.prompt("fast_agent_code", {
-        "task": task.name, "subaction": sub, "api": get_kit(task.world).api_docs(),
-        "library": library_skills, "feedback": feedback,
+        "task": task.name, "subaction": sub, "api": kit.api_docs(), "actions": list(kit.action_names),
+        "observation": {k: v for k, v in kit.observation_docs().items() if k in ("materials", "objects", "inventory")},
+        "start": start_state(list(prefix)), "library": library_skills, "feedback": feedback[-2:],
     })
     return result.parsed, result
 
@@ -52,4 +75,10 @@ def judge(client, task, sub: dict, kind: str, attempt: Any, results: dict):
     result = client.prompt("critic", {
         "task": task.name, "subaction": sub, "kind": kind, "attempt": attempt, "results": results,
     })
+    return result.parsed, result
+
+
+def judge_task(client, task, plan: list[dict], results: dict, target: float):
+    """The critic's judgement of a whole-task evaluation; returns ``(TaskCritique, ModelResult)``."""
+    result = client.prompt("task_critic", {"task": task.name, "plan": plan, "results": results, "target": target})
     return result.parsed, result

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from rlgpt_cli.agents.coder import judge, skill_source, write_code
+from rlgpt_cli.agents.coder import binds_skill, judge, skill_source, write_code
 from rlgpt_cli.errors import SandboxError
 from rlgpt_cli.runner.episode import Stage, run_episode, stage_from_subaction, summarise
 
@@ -29,11 +29,27 @@ class Attempt:
         return float(self.results.get("success_rate", 0.0))
 
 
+# Steps of the first failed episode the critic sees (the last ones, where it went wrong).
+TRACE_STEPS = 24
+
+
 def evaluate(make_world, make_api, prefix: list[Stage], stage: Stage, seeds: list[int], library=None) -> dict:
-    """Run set-up stages then ``stage`` on each seed; the stage's success statistics."""
-    episodes = [run_episode(make_world, make_api, seed, [*prefix, stage], library=library) for seed in seeds]
+    """Run set-up stages then ``stage`` on each seed; the stage's success statistics, and for the
+    first episode where it failed, how (its outcome, the failed check, the inventory then) and
+    the trace of its last steps."""
+    from collections import deque
+
+    episodes, trace = [], None
+    for seed in seeds:
+        steps: deque = deque(maxlen=TRACE_STEPS)
+        episode = run_episode(make_world, make_api, seed, [*prefix, stage], library=library, trace=steps)
+        episodes.append(episode)
+        failed = next((r for r in episode.stages if r.name == stage.name and not r.success), None)
+        if trace is None and failed is not None:
+            trace = {"seed": seed, "outcome": failed.outcome, "failed_check": failed.failed_check,
+                     "inventory": failed.inventory, "error": failed.error, "last_steps": list(steps)}
     return {**summarise(episodes, [stage.name])[stage.name], "seeds": list(seeds),
-            "env_steps": sum(e.steps for e in episodes)}
+            "env_steps": sum(e.steps for e in episodes), "first_failure": trace}
 
 
 def code_loop(
@@ -52,11 +68,14 @@ def code_loop(
     feedback = list(feedback or [])
     done: list[Attempt] = []
     for number in range(1, attempts + 1):
-        answer, result = write_code(client, task, sub, library_skills, feedback)
-        answer.skill = sub["name"]  # the sub-action's name is the skill's name
+        answer, result = write_code(client, task, sub, library_skills, feedback, prefix)
+        answer.skill = sub["name"]  # the sub-action's name is the skill's name, whatever the code says
+        answer.description = answer.description or f"{sub['name'].replace('_', ' ').capitalize()} (code skill)."
         source = skill_source(answer, task.world)
         attempt = Attempt(number, "code", source=source, model=result.model)
-        reasons = sandbox.check_source(source, answer.skill)
+        reasons = sandbox.check_source(answer.source.strip() + "\n", answer.skill)
+        if binds_skill(answer.source):
+            reasons.append("the code assigns SKILL: rlgpt writes a skill's name and metadata, not the code")
         if reasons:
             attempt.refused = "; ".join(reasons)
             log(f"  attempt {number}: refused by the sandbox: {attempt.refused}")
@@ -76,6 +95,8 @@ def code_loop(
             break
         feedback.append({"attempt": number, "source": answer.source, "success_rate": attempt.success_rate,
                          "failures": attempt.results.get("failures", {}), "errors": attempt.results.get("errors", []),
+                         "first_failure": {k: v for k, v in (attempt.results.get("first_failure") or {}).items()
+                                           if k != "last_steps"},
                          "critique": critique.feedback, "suggestions": critique.suggestions})
     if all(a.refused for a in done):
         raise SandboxError(f"every code answer for {sub['name']} was refused by the sandbox: {done[-1].refused}")

@@ -40,12 +40,14 @@ def _step_facts(step: dict) -> tuple[list[str], list[str], str]:
     eff = facts.to_strings(gains)
     if step.get("placed"):
         eff.append(f"near {step['placed']}")
-    if step["kind"] == "collect" and step["target"] in gains:
-        success = f"{step['target']} increased by {gains[step['target']]}"
+    # In the runner's check language (runner.checks): the step's achievement where the world
+    # counts one, else the items it gains.
+    if step.get("achievement"):
+        success = f"achievement {step['achievement']} unlocked"
     elif gains:
-        success = " and ".join(f"inventory {k} >= {v}" for k, v in gains.items())
+        success = " and ".join(f"{k} increased by {v}" for k, v in gains.items())
     else:
-        success = f"achievement {step.get('achievement') or subaction_name(step)} unlocked"
+        success = "alive"
     return pre, eff, success
 
 
@@ -58,11 +60,11 @@ def _spare_station_material(steps: list[dict]) -> list[dict]:
     if not table or not any(len(s.get("nearby", [])) > 1 for s in steps if s["kind"] == "make"):
         return steps
     out = [dict(s) for s in steps]
-    for item in table["preconditions"]:
+    for item in table.get("preconditions", {}):
         first = next((s for s in out if s["kind"] == "collect" and s["target"] == item), None)
         if first:
             first["count"] = 9  # Crafter's inventory cap
-            first["effects"] = {**first["effects"], item: first["count"]}
+            first["effects"] = {**first.get("effects", {}), item: first["count"]}
     return out
 
 
@@ -93,9 +95,6 @@ def answer_plan(ctx: dict[str, Any]) -> dict:
             how = {"collect": "find the source, face it and do", "place": "place it on a free tile",
                    "make": "stand near the stations and make it"}.get(step["kind"], "call the primitive")
             sub |= {"kind": "code", "reason": f"deterministic with the primitive API: {how}"}
-        if step.get("count", 1) > 1:
-            sub["name"] = name
-            sub["success"] += f" (x{step['count']})" if "increased" not in sub["success"] else ""
         subactions.append(sub)
     chain = " -> ".join(s["name"] for s in subactions)
     return {"task": ctx["task"]["name"], "subactions": subactions,
@@ -178,8 +177,8 @@ def answer_rl(ctx: dict[str, Any]) -> dict:
     for skill in ctx.get("library", []):
         if skill.get("kind") != "code" or skill["name"] == name:
             continue
-        effects = skill.get("effects") or {}
-        gives = set(effects.get("inventory", {})) | set(effects.get("nearby", []))
+        effects = facts.parse(skill.get("gives") or [])
+        gives = set(effects["inventory"]) | set(effects["nearby"])
         if skill["name"] == "explore" or gives & needed or (item and skill["name"] == f"goto_{item}"):
             macros.append(skill["name"])
     lines = ["def reward(prev, obs, info):", "    r = 0.0"]
@@ -243,8 +242,44 @@ def answer_critic(ctx: dict[str, Any]) -> dict:
             "feedback": "; ".join(feedback) + ".", "suggestions": suggestions}
 
 
+# What the task critic advises for the commonest way a stage fails.
+_CHANGE_FOR = {"died": ("add", "add a sub-action that keeps the player alive (survive) before it"),
+               "error": ("code", "write new code for it: the skill raised an error"),
+               "check_failed": ("params", "give it what its check needs (a larger count, or the missing item)"),
+               "gave_up": ("code", "write code that explores and retries when the primitive gives up"),
+               "step_cap": ("code", "write code that finishes within the step limit"),
+               "episode_end": ("split", "split it: the episode ended before it finished")}
+
+
+def answer_task_critic(ctx: dict[str, Any]) -> dict:
+    """The stage that fails most often first (ignoring failures caused by earlier stages), and
+    the change its commonest failure calls for."""
+    r = ctx["results"]
+    rate, target = float(r.get("success_rate", 0.0)), float(ctx.get("target", 0.5))
+    if rate >= target:
+        return {"success": True, "stage": "", "change": "none",
+                "feedback": f"the task succeeded in {rate:.0%} of episodes (target {target:.0%})"}
+    order = [s["name"] for s in ctx.get("plan", [])]
+    counts: dict[str, dict[str, int]] = {}
+    for name, stage in (r.get("stages") or {}).items():
+        own = {k: v for k, v in stage.get("failures", {}).items() if k != "precondition"}
+        if own:
+            counts[name] = own
+    if not counts:
+        return {"success": False, "stage": "", "change": "none",
+                "feedback": r.get("reason") or f"the task succeeded in {rate:.0%} of episodes; no stage failed"}
+    stage = min(counts, key=lambda n: (-sum(counts[n].values()), order.index(n) if n in order else len(order)))
+    cause = max(counts[stage], key=counts[stage].get)
+    change, advice = _CHANGE_FOR.get(cause, ("code", "write new code for it"))
+    held = next((e.get("inventory") for e in r.get("failed_episodes", []) if e.get("stage") == stage), None)
+    return {"success": False, "stage": stage, "change": change,
+            "feedback": f"{stage} failed in {sum(counts[stage].values())} episode(s), mostly {cause}"
+                        + (f"; inventory then: {held}" if held else ""),
+            "suggestions": [advice]}
+
+
 # Built-ins never replace an answerer registered before they load (a plugin's, a test's).
 for _name, _fn in (("slow_agent", answer_plan), ("fast_agent_code", answer_code),
-                   ("fast_agent_rl", answer_rl), ("critic", answer_critic)):
+                   ("fast_agent_rl", answer_rl), ("critic", answer_critic), ("task_critic", answer_task_critic)):
     if _name not in answerers:
         register_offline_answerer(_name, _fn)

@@ -37,6 +37,8 @@ def run(
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, e.g. 1,2,5-8 (default: held-out seeds)."),
     record: Optional[Path] = typer.Option(None, "--record", help="Write an animation of the first episode (.gif)."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Step budget per episode."),
+    plan_id: Optional[int] = typer.Option(None, "--plan", min=1,
+                                          help="Run this stored plan (default: the one iterate validated, else a new one)."),
 ) -> None:
     """Run TASK with the library's skills on held-out seeds; success, sub-task and achievement rates."""
     from rlgpt_cli import seeds as seed_policy
@@ -55,8 +57,15 @@ def run(
         store = open_store(st)
         task = resolve_task(task_text, world=st.settings.world)
         library = open_library(st.settings)
-        # The slow agent's plan over the library: sub-actions with good skills are reused.
-        plan = plan_task(model_client(st.settings, store), store, task, library)
+        plan_id = plan_id or store.validated_plan(task.name, task.world)
+        if plan_id is not None:
+            # The plan iterate validated (or the one asked for): what was measured is what runs.
+            plan = store.get_plan(plan_id)
+            if (plan["task"], plan["world"]) != (task.name, task.world):
+                raise UsageError(f"plan {plan_id} is for {plan['task']} ({plan['world']}), not {task.name}")
+        else:
+            # The slow agent's plan over the library: sub-actions with good skills are reused.
+            plan = plan_task(model_client(st.settings, store), store, task, library)
         info(st, f"plan {plan['id']} by {model_label(plan['model'])}: "
                  + " -> ".join(s["name"] for s in plan["plan"]["subactions"]))
         report = evaluate_task(task, plan["plan"]["subactions"], library, seed_list,

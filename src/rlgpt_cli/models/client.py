@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from rlgpt_cli.store import Store
 
 _FENCED_JSON = re.compile(r"```(?:json|JSON)?[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
+_FENCED_PYTHON = re.compile(r"```(?:python|py|Python)[ \t]*\n(.*?)\n?[ \t]*```", re.DOTALL)
 # litellm prefixes its messages with its own class names; users need the provider's words.
 _LITELLM_PREFIX = re.compile(r"^(litellm\.\w+:\s*)?(\w+Error:\s*)?(\w+Exception\s*-\s*)?")
 BACKOFF_CAP_S = 30.0
@@ -61,22 +62,35 @@ class InvalidAnswer(ValueError):
 
 
 def parse_structured(text: str, schema: "type[BaseModel]") -> "BaseModel":
-    """The schema instance in ``text``: plain JSON, a ```json fence, or the outermost {...}."""
+    """The schema instance in ``text``: plain JSON, a ```json fence, or the outermost {...}.
+
+    For a schema with a ``code_field`` (code skills, reward code), the code may instead be in
+    a ```python block beside the JSON, or be the whole answer.
+    """
     from pydantic import ValidationError
 
-    candidates = [text.strip(), *(m.strip() for m in _FENCED_JSON.findall(text))]
+    fenced = [m.strip() for m in _FENCED_JSON.findall(text)]
+    candidates = [("the answer", text.strip()), *(("its ```json block", f) for f in fenced)]
     start, end = text.find("{"), text.rfind("}")
     if 0 <= start < end:
-        candidates.append(text[start : end + 1])
-    data = None
-    for candidate in candidates:
+        candidates.append(("its {...} part", text[start : end + 1]))
+    code_field = getattr(schema, "code_field", None)
+    code = next((m.strip("\n") for m in _FENCED_PYTHON.findall(text)), None) if code_field else None
+    data, first_error = None, None
+    for where, candidate in candidates:
         try:
             data = json.loads(candidate)
             break
-        except ValueError:
-            continue
-    else:
-        raise InvalidAnswer("the answer contains no parseable JSON object")
+        except ValueError as exc:
+            # The most telling error is the one of the most JSON-like candidate: a fence, or braces.
+            if where != "the answer" or first_error is None:
+                first_error = f"{where} is not valid JSON: {exc}"
+    if data is None and code is not None:
+        data = {}
+    if data is None:
+        raise InvalidAnswer(first_error if "{" in text else "the answer contains no JSON object")
+    if code is not None and isinstance(data, dict) and not str(data.get(code_field) or "").strip():
+        data[code_field] = code
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
@@ -163,30 +177,44 @@ class ModelClient:
 
     # public API
 
-    def prompt(self, name: str, context: dict[str, Any], **params: Any) -> ModelResult:
-        """Render template ``name`` with ``context`` and ask for its declared schema."""
+    def prompt(self, name: str, context: dict[str, Any], *, validate: Callable[[Any], None] | None = None,
+               **params: Any) -> ModelResult:
+        """Render template ``name`` with ``context`` and ask for its declared schema.
+
+        The template's ``temperature`` and ``max_tokens`` header values are the defaults of
+        ``params``; ``validate`` is passed to :meth:`complete`.
+        """
         from rlgpt_cli.models.prompts import load_prompt, render
         from rlgpt_cli.models.schemas import SCHEMAS
 
         template = load_prompt(name, self.settings.home)
         schema = SCHEMAS[template.schema] if template.schema else None
-        return self.complete(name, render(name, context, self.settings.home), schema, **params)
+        return self.complete(name, render(name, context, self.settings.home), schema, validate=validate,
+                             **{**template.params, **params})
 
     def complete(
         self,
         prompt_name: str,
         messages: list[dict[str, Any]],
         schema: "type[BaseModel] | None" = None,
+        *,
+        validate: Callable[[Any], None] | None = None,
         **params: Any,
     ) -> ModelResult:
         """Ask the model; with ``schema``, return only an answer that validates against it.
 
-        ``params`` (temperature, max_tokens, ...) go to litellm and into the cache key.
+        ``validate(parsed)`` may raise ``InvalidAnswer`` for what a schema cannot express (a
+        plan naming a skill the library lacks): the model gets a repair turn like for a schema
+        error. ``params`` (temperature, max_tokens, ...) go to litellm and into the cache key.
+        With a schema, providers that support structured output get it as ``response_format``.
         """
+        if schema is not None and "response_format" not in params and _supports_schema(self.model):
+            params = {**params, "response_format": {"type": "json_schema", "json_schema": {
+                "name": schema.__name__, "schema": schema.model_json_schema(), "strict": False}}}
         key = None
         if self.cache is not None:
             key = cache_key(self.model, messages, schema.__name__ if schema else None, {**params, "api_base": self.api_base})
-            hit = self._from_cache(prompt_name, key, schema)
+            hit = self._from_cache(prompt_name, key, schema, validate)
             if hit is not None:
                 return hit
 
@@ -205,6 +233,8 @@ class ModelClient:
             if schema is not None:
                 try:
                     parsed = parse_structured(reply.text, schema)
+                    if validate is not None:
+                        validate(parsed)
                 except InvalidAnswer as exc:
                     problem = str(exc)
             self._record(prompt_name, reply, error=f"invalid answer: {problem}" if problem else None)
@@ -231,7 +261,7 @@ class ModelClient:
 
     # internals
 
-    def _from_cache(self, prompt_name: str, key: str, schema) -> ModelResult | None:
+    def _from_cache(self, prompt_name: str, key: str, schema, validate=None) -> ModelResult | None:
         entry = self.cache.get(key)
         if entry is None:
             return None
@@ -239,6 +269,8 @@ class ModelClient:
         if schema is not None:
             try:
                 parsed = parse_structured(entry["text"], schema)
+                if validate is not None:
+                    validate(parsed)
             except InvalidAnswer:
                 return None  # cached under an older schema; ask again
         started = time.perf_counter()
@@ -353,6 +385,17 @@ class ModelClient:
             tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
             latency_s=latency,
         )
+
+
+def _supports_schema(model: str) -> bool:
+    """Whether litellm knows the model to take a JSON schema as ``response_format``."""
+    if model.startswith(f"{PROVIDER}/"):
+        return False
+    litellm = _import_litellm()
+    try:
+        return bool(litellm.supports_response_schema(model=model))
+    except Exception:  # litellm raises for models missing from its table: local, custom
+        return False
 
 
 def _chain(exc: BaseException | None):

@@ -1,8 +1,8 @@
 """The offline model ``rlgpt/offline``: a litellm custom provider, so it goes through the
 same ``litellm.completion`` path (retries, validation, cost, logging) as any real model.
 
-It is not an LLM. It reads the prompt name from the ``rlgpt-prompt:`` header and the task
-context from the ``<rlgpt-context>`` JSON block (see ``models.prompts``), i.e. exactly what
+It is not an LLM. It reads the prompt name and the task context from the
+``<rlgpt-context prompt="...">`` JSON block (see ``models.prompts``), i.e. exactly what
 an LLM reads, and answers with a registered deterministic function of that context::
 
     from rlgpt_cli.models.offline_provider import register_offline_answerer
@@ -61,9 +61,10 @@ def answer(model: str, messages: list[dict[str, Any]]) -> str:
         raise ModelError(f"unknown offline model {PROVIDER}/{model}; the built-in one is {PROVIDER}/{MODEL}")
     name, context = parse_messages(messages)
     if name is None:
-        raise ModelError(f"{PROVIDER}/{MODEL} answers only rlgpt prompts; no 'rlgpt-prompt:' header in the messages")
+        raise ModelError(f"{PROVIDER}/{MODEL} answers only rlgpt prompts; no <rlgpt-context prompt=...> block "
+                         "in the messages")
     if context is None:
-        raise ModelError(f"{PROVIDER}/{MODEL} found no <rlgpt-context> JSON block in prompt {name}")
+        raise ModelError(f"{PROVIDER}/{MODEL} found no valid JSON in the <rlgpt-context> block of prompt {name}")
     _load_builtin_answerers()
     fn = answerers.get(name)
     if fn is None:

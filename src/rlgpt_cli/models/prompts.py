@@ -18,13 +18,13 @@ provide; ``$placeholders`` (``string.Template``; ``$$`` is a literal dollar, and
 code examples need no escaping) may name only those keys. Strings are inserted as they
 are, anything else as JSON.
 
-``render`` builds two messages that carry everything machine-readably, so the offline
-model reads exactly what an LLM reads:
+Optional header keys ``temperature`` and ``max_tokens`` are the request's defaults.
 
-- the system message starts with the header line ``rlgpt-prompt: <name>``;
-- the user message ends with the whole context as JSON between marker lines::
+``render`` builds two messages; the template header is not part of them. The user message
+ends with the whole context as JSON between marker lines that name the prompt, so the
+offline model reads exactly what an LLM reads::
 
-      <rlgpt-context>
+      <rlgpt-context prompt="slow_agent">
       {"task": "...", ...}
       </rlgpt-context>
 
@@ -42,13 +42,13 @@ from typing import Any
 
 from rlgpt_cli.errors import NotFound, UsageError, nearest
 
-CONTEXT_OPEN = "<rlgpt-context>"
 CONTEXT_CLOSE = "</rlgpt-context>"
 HEADER_KEY = "rlgpt-prompt"
-_HEADER_LINE = re.compile(r"^rlgpt-prompt:[ \t]*([A-Za-z0-9_.-]+)[ \t]*$", re.MULTILINE)
 _CONTEXT_BLOCK = re.compile(
-    re.escape(CONTEXT_OPEN) + r"[ \t]*\n(.*?)\n[ \t]*" + re.escape(CONTEXT_CLOSE), re.DOTALL
+    r'<rlgpt-context(?: prompt="([A-Za-z0-9_.-]+)")?>[ \t]*\n(.*?)\n[ \t]*' + re.escape(CONTEXT_CLOSE), re.DOTALL
 )
+# Header keys that become the request's parameters, and their types.
+_PARAMS = {"temperature": float, "max_tokens": int}
 _SECTION = re.compile(r"^--- (system|user) ---[ \t]*$", re.MULTILINE)
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -64,6 +64,7 @@ class Prompt:
     path: Path
     source: str  # "builtin" or "user"
     placeholders: list[str] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)  # temperature, max_tokens from the header
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -72,6 +73,7 @@ class Prompt:
             "description": self.description,
             "context": self.context,
             "placeholders": self.placeholders,
+            "params": self.params,
             "source": self.source,
             "path": str(self.path),
             "system": self.system.template,
@@ -130,6 +132,13 @@ def _parse(path: Path, source: str) -> Prompt:
         if not template.is_valid():
             raise bad(f"the {label} section has a '$' that is not a $placeholder (write $$ for a dollar)")
         placeholders += [p for p in template.get_identifiers() if p not in placeholders]
+    params: dict[str, Any] = {}
+    for key, kind in _PARAMS.items():
+        if key in header:
+            try:
+                params[key] = kind(header[key])
+            except ValueError:
+                raise bad(f"header {key}: {header[key]!r} is not a {kind.__name__}") from None
     undeclared = [p for p in placeholders if p not in context]
     if undeclared:
         raise bad(f"placeholders {', '.join('$' + p for p in undeclared)} are not in its 'context:' header")
@@ -143,6 +152,7 @@ def _parse(path: Path, source: str) -> Prompt:
         path=path,
         source=source,
         placeholders=placeholders,
+        params=params,
     )
 
 
@@ -180,8 +190,20 @@ def _json_default(value: Any) -> Any:
 
 
 def context_json(context: dict[str, Any]) -> str:
-    """The context as canonical JSON: sorted keys, so equal contexts give equal prompts."""
-    return json.dumps(context, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default)
+    """The context as canonical JSON: sorted keys, so equal contexts give equal prompts; one
+    line per top-level key and per item of a top-level list (readable, and few tokens)."""
+    def dump(value: Any) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_json_default)
+
+    lines = []
+    for key in sorted(context):
+        value = context[key]
+        if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            inner = ",\n".join(f"    {dump(v)}" for v in value)
+            lines.append(f"  {dump(key)}: [\n{inner}\n  ]")
+        else:
+            lines.append(f"  {dump(key)}: {dump(value)}")
+    return "{\n" + ",\n".join(lines) + "\n}"
 
 
 def render(name: str, context: dict[str, Any], home: Path | None = None) -> list[dict[str, str]]:
@@ -193,13 +215,13 @@ def render(name: str, context: dict[str, Any], home: Path | None = None) -> list
             f"prompt {name} needs context keys {', '.join(missing)} (given: {', '.join(sorted(context)) or 'none'})"
         )
     values = {
-        k: v if isinstance(v, str) else json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False, default=_json_default)
+        k: v if isinstance(v, str) else json.dumps(v, sort_keys=True, ensure_ascii=False, default=_json_default)
         for k, v in context.items()
         if k in prompt.placeholders
     }
-    header = f"{HEADER_KEY}: {name}\n" + (f"schema: {prompt.schema}\n" if prompt.schema else "")
-    system = header + "\n" + prompt.system.substitute(values)
-    user = f"{prompt.user.substitute(values)}\n\n{CONTEXT_OPEN}\n{context_json(context)}\n{CONTEXT_CLOSE}\n"
+    system = prompt.system.substitute(values)
+    user = (f"{prompt.user.substitute(values)}\n\n<rlgpt-context prompt=\"{name}\">\n{context_json(context)}\n"
+            f"{CONTEXT_CLOSE}\n")
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -215,24 +237,18 @@ def _text(content: Any) -> str:
 def parse_messages(messages: list[dict[str, Any]]) -> tuple[str | None, dict[str, Any] | None]:
     """Recover ``(prompt name, context)`` from rendered messages; None for what is absent.
 
-    The name is the first ``rlgpt-prompt:`` line of any message; the context is the last
-    block between the markers in a user message (a repair turn adds messages after it).
+    Both come from the last context block of a user message (a repair turn adds messages
+    after it).
     """
-    name = None
-    for message in messages:
-        match = _HEADER_LINE.search(_text(message.get("content")))
-        if match:
-            name = match.group(1)
-            break
-    context = None
     for message in reversed(messages):
         if message.get("role") != "user":
             continue
         blocks = _CONTEXT_BLOCK.findall(_text(message.get("content")))
         if blocks:
+            name, raw = blocks[-1]
             try:
-                context = json.loads(blocks[-1])
+                context = json.loads(raw)
             except json.JSONDecodeError:
                 context = None
-            break
-    return name, context if isinstance(context, dict) else None
+            return name or None, context if isinstance(context, dict) else None
+    return None, None

@@ -9,7 +9,7 @@ wrapped in a Markdown fence, unknown extra keys (ignored).
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -51,12 +51,25 @@ class SubAction(_Answer):
     kind: Literal["code", "rl", "reuse"]
     reason: str = Field(default="", description="why this kind: codable, needs learning, or already in the library")
     skill: str | None = Field(default=None, description="the library skill to run (kind reuse only)")
+    params: dict[str, Any] = Field(default_factory=dict, description='arguments for the skill, e.g. {"count": 3}')
     preconditions: list[str] = Field(default_factory=list, description='facts needed first, e.g. "wood >= 1", "near table"')
     effects: list[str] = Field(default_factory=list, description='facts true afterwards, e.g. "wood_pickaxe >= 1"')
-    success: str = Field(default="", description='how to check it worked, e.g. "inventory wood_pickaxe >= 1"')
+    success: str = Field(default="", description='the runner\'s check, e.g. "inventory wood_pickaxe >= 1"')
 
     _kind = field_validator("kind", mode="before")(_keyword)
     _lists = field_validator("preconditions", "effects", mode="before")(_listify)
+
+    @field_validator("params", mode="before")
+    @classmethod
+    def _no_params(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_validator("success")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        from rlgpt_cli.runner import checks
+
+        return str(checks.parse(value))  # CheckError is a ValueError: pydantic reports it
 
     @field_validator("name", mode="before")
     @classmethod
@@ -85,8 +98,12 @@ class CodeAnswer(_Answer):
     metadata block of the skill file from the other fields.
     """
 
-    skill: str = Field(pattern=SKILL_NAME)
-    description: str = Field(min_length=1)
+    # A model may put the code in a ```python block beside the JSON (models.client.parse_structured).
+    code_field: ClassVar[str] = "source"
+
+    # Optional: rlgpt names the skill after its sub-action and describes it when the model does not.
+    skill: str | None = Field(default=None, pattern=SKILL_NAME)
+    description: str = ""
     preconditions: list[str] = Field(default_factory=list)
     effects: list[str] = Field(default_factory=list)
     params: dict[str, Any] = Field(default_factory=dict, description="keyword parameters of act() and their defaults")
@@ -134,6 +151,8 @@ class RLConfig(_Answer):
     temporally extended action.
     """
 
+    code_field: ClassVar[str] = "reward_code"
+
     subtask: str = Field(min_length=1)
     macro_actions: list[str] = Field(default_factory=list)
     reward_code: str = Field(min_length=1)
@@ -170,7 +189,20 @@ class Critique(_Answer):
     _lists = field_validator("suggestions", mode="before")(_listify)
 
 
+class TaskCritique(_Answer):
+    """The critic's judgement of a whole-task evaluation: which stage of the plan to change, and how."""
+
+    success: bool
+    stage: str = ""
+    change: Literal["none", "params", "code", "rl", "split", "add"] = "none"
+    feedback: str = ""
+    suggestions: list[str] = Field(default_factory=list)
+
+    _change = field_validator("change", mode="before")(_keyword)
+    _lists = field_validator("suggestions", mode="before")(_listify)
+
+
 # The names prompt templates declare in their ``schema:`` header.
 SCHEMAS: dict[str, type[BaseModel]] = {
-    model.__name__: model for model in (Plan, CodeAnswer, RLConfig, Critique)
+    model.__name__: model for model in (Plan, CodeAnswer, RLConfig, Critique, TaskCritique)
 }

@@ -12,11 +12,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from rlgpt_cli.agents import facts
-from rlgpt_cli.errors import NotFound
+from rlgpt_cli.errors import NotFound, UsageError
+from rlgpt_cli.runner import checks
 from rlgpt_cli.runner.skills import run_skill
 
 # Steps a single sub-action may take before it counts as stuck.
 STAGE_STEPS = 1500
+# Crafter's inventory cap: an item held 9 times cannot grow any further, so holding 9 is enough.
+INVENTORY_CAP = 9
 
 
 @dataclass
@@ -28,6 +31,7 @@ class Stage:
     effects: dict = field(default_factory=dict)  # parsed facts, see agents.facts.parse
     params: dict = field(default_factory=dict)
     max_steps: int = STAGE_STEPS
+    check: checks.Check = field(default_factory=lambda: checks.Check(()))  # the plan's success check
 
 
 @dataclass
@@ -36,8 +40,12 @@ class StageResult:
     skill: str
     success: bool
     steps: int
-    outcome: str  # "success", "died", "step_cap", "gave_up", "error", "episode_end"
+    # "success", "died", "step_cap", "gave_up" (the skill returned False), "check_failed" (it
+    # returned True but the success check did not hold), "error", "episode_end"
+    outcome: str
     error: str | None = None
+    failed_check: list[str] = field(default_factory=list)  # the clauses that did not hold
+    inventory: dict | None = None  # inventory and vitals when a stage failed
 
 
 @dataclass
@@ -53,17 +61,28 @@ class Episode:
         return asdict(self)
 
 
-def stage_success(stage: Stage, before: dict, after: dict) -> bool:
-    """Did the stage do what it is for? Its achievement counter rose, or its items were gained."""
+def stage_success(stage: Stage, before: dict, after: dict, near=None) -> list[str]:
+    """The reasons the stage did not do what it is for (empty: it succeeded).
+
+    The plan's success check when it has one (see ``runner.checks``); otherwise the default
+    rule: the achievement of the stage's name rose, or the items of its effects were gained.
+    """
+    if stage.check:
+        return stage.check.failed(before, after, near, cap=INVENTORY_CAP)
     ach_before, ach_after = before.get("achievements", {}), after.get("achievements", {})
     if stage.name in ach_after:
-        return ach_after[stage.name] > ach_before.get(stage.name, 0)
-    inv_before, inv_after = before.get("inventory", {}), after.get("inventory", {})
+        return [] if ach_after[stage.name] > ach_before.get(stage.name, 0) else [f"achievement {stage.name} unlocked"]
     gains = stage.effects.get("inventory", {})
-    # An item at Crafter's cap of 9 cannot grow any further: holding 9 is enough.
-    return bool(gains) and all(
-        inv_after.get(k, 0) - inv_before.get(k, 0) >= n or inv_after.get(k, 0) >= 9 for k, n in gains.items()
-    )
+    if not gains:
+        return ["the stage has no success check and no effects to check"]
+    default = checks.Check(tuple(checks.Clause("gained", k, n=n) for k, n in gains.items()))
+    return default.failed(before, after, cap=INVENTORY_CAP)
+
+
+def _near(api) -> Callable[[str], bool] | None:
+    """``near TARGET`` clauses, answered by the world's API (adjacent to the player)."""
+    nearby = getattr(api, "nearby", None)
+    return (lambda target: bool(nearby(target))) if nearby else None
 
 
 def _state(info: dict) -> dict:
@@ -106,7 +125,9 @@ def run_stages(env, api, stages: list[Stage], info: dict, *, max_steps: float = 
         steps += res.steps
         if res.info:
             state, last = _state(res.info), res.info
-        ok = stage_success(stage, before, state)
+        # Judged here, from the world's state, after the skill has returned: never by the skill.
+        failed = stage_success(stage, before, {**state, "alive": not res.terminated}, _near(api))
+        ok = not failed
         if ok:
             outcome = "success"
         elif res.error:
@@ -116,10 +137,11 @@ def run_stages(env, api, stages: list[Stage], info: dict, *, max_steps: float = 
         elif res.truncated:
             outcome = "episode_end"
         elif res.finished:
-            outcome = "gave_up"
+            outcome = "check_failed" if res.returned else "gave_up"
         else:
             outcome = "step_cap"
-        results.append(StageResult(stage.name, stage.skill.name, ok, res.steps, outcome, res.error))
+        results.append(StageResult(stage.name, stage.skill.name, ok, res.steps, outcome, res.error,
+                                   failed_check=failed, inventory=None if ok else dict(state["inventory"])))
         if res.terminated or res.truncated:
             died, ended = died or res.terminated, True
             break
@@ -138,8 +160,13 @@ def run_episode(
     stop_on_failure: bool = True,
     on_step: Callable[[Any, dict], None] | None = None,
     library=None,
+    trace: list | None = None,
 ) -> Episode:
-    """Reset a new world on ``seed`` and run ``stages`` in order (see :func:`run_stages`)."""
+    """Reset a new world on ``seed`` and run ``stages`` in order (see :func:`run_stages`).
+
+    ``trace`` (a list, or a bounded ``collections.deque``) receives one short record per step:
+    the action, the inventory changes, achievements unlocked, the position where the world
+    gives one; the critic reads it."""
     if any(stage.skill.kind == "policy" for stage in stages):
         import torch
 
@@ -148,22 +175,38 @@ def run_episode(
     obs, info = world.reset(seed=seed)
     api = make_api()
     api.observe(obs, info)
-    env = _Recorder(world, on_step) if on_step else world
+    env = _Recorder(world, on_step, trace, info) if on_step or trace is not None else world
     run = run_stages(env, api, stages, info, max_steps=max_steps, stop_on_failure=stop_on_failure, library=library)
     world.close()
     return Episode(seed, run.results, run.steps, run.state["achievements"], run.state["inventory"], run.died)
 
 
 class _Recorder:
-    """A world wrapper that reports every step (for recording an animation)."""
+    """A world wrapper that reports every step (for recording an animation, or a trace)."""
 
-    def __init__(self, world, on_step):
-        self.world, self.on_step = world, on_step
+    def __init__(self, world, on_step, trace, info):
+        self.world, self.on_step, self.trace = world, on_step, trace
         self.action_names = world.action_names
+        self._inventory = dict(info.get("inventory", {}))
+        self._steps = 0
 
     def step(self, action):
         out = self.world.step(action)
-        self.on_step(self.world, out[4])
+        obs, info = out[0], out[4]
+        self._steps += 1
+        if self.on_step:
+            self.on_step(self.world, info)
+        if self.trace is not None:
+            inventory = dict(info.get("inventory", {}))
+            record = {"step": self._steps, "action": self.action_names[action],
+                      "gained": {k: v - self._inventory.get(k, 0) for k, v in inventory.items()
+                                 if v != self._inventory.get(k, 0)}}
+            if isinstance(obs, dict) and "pos" in obs:
+                record["pos"] = [int(v) for v in obs["pos"]]
+            if info.get("unlocked"):
+                record["unlocked"] = list(info["unlocked"])
+            self.trace.append(record)
+            self._inventory = inventory
         return out
 
 
@@ -191,13 +234,19 @@ def summarise(episodes: list[Episode], judged: list[str]) -> dict:
 
 
 def stage_from_subaction(sub: dict, skill, max_steps: int = STAGE_STEPS) -> Stage:
-    """The stage for a plan's sub-action; a skill with a ``count`` (or ``n``) parameter collects
-    what the plan needs (``wood >= 5`` → ``count=5``)."""
+    """The stage for a plan's sub-action: its skill with the plan's ``params``, and its success
+    check. A skill with a ``count`` (or ``n``) parameter the plan does not set collects what the
+    plan needs (``wood >= 5`` → ``count=5``)."""
     effects = facts.parse(sub.get("effects", []))
-    gains = effects.get("inventory", {})
+    try:
+        check = checks.parse(sub.get("success"))
+    except checks.CheckError as exc:
+        raise UsageError(f"sub-action {sub['name']}: {exc}") from None
+    gains = check.gains() or effects.get("inventory", {})
     amount = next((p for p in ("count", "n") if p in (skill.params or {})), None)
     params = {amount: next(iter(gains.values()))} if amount and len(gains) == 1 else {}
-    return Stage(sub["name"], skill, effects, params=params, max_steps=max_steps)
+    params.update({k: v for k, v in (sub.get("params") or {}).items() if k in (skill.params or {})})
+    return Stage(sub["name"], skill, effects, params=params, max_steps=max_steps, check=check)
 
 
 def plan_stages(subactions: list[dict], library) -> list[Stage]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import copy
 import math
 
 import numpy as np
@@ -18,6 +19,14 @@ class RewardCodeError(SandboxError):
 def _symbolic_copy(obs: dict) -> dict:
     # The reward code gets its own arrays: nothing it does can reach the policy's input.
     return {k: np.array(v) for k, v in obs.items()}
+
+
+def _info_copy(info: dict) -> dict:
+    # Nor the info that the runner judges success and episode ends by. Its values are flat
+    # containers (name -> count, lists of names): copying one level deep is a full copy, and
+    # costs far less than deepcopy on every step.
+    return {k: copy.copy(v) if isinstance(v, (dict, list, set)) else np.array(v) if isinstance(v, np.ndarray) else v
+            for k, v in info.items()}
 
 
 class RewardSpec:
@@ -42,7 +51,7 @@ class RewardSpec:
 
     def reward(self, prev: dict, obs: dict, info: dict) -> float:
         try:
-            value = self._reward.call("reward", _symbolic_copy(prev), _symbolic_copy(obs), info)
+            value = self._reward.call("reward", _symbolic_copy(prev), _symbolic_copy(obs), _info_copy(info))
         except SandboxError as exc:
             raise RewardCodeError(f"reward code for {self.name} failed: {exc.message}") from None
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -55,6 +64,6 @@ class RewardSpec:
 
     def success(self, obs: dict, info: dict) -> bool:
         try:
-            return bool(self._success.call("success", _symbolic_copy(obs), info))
+            return bool(self._success.call("success", _symbolic_copy(obs), _info_copy(info)))
         except SandboxError as exc:
             raise RewardCodeError(f"termination.success for {self.name} failed: {exc.message}") from None

@@ -35,23 +35,42 @@ class SkillResult:
     returned: Any = None  # the generator's return value
 
 
-def start(skill, api, params: dict | None = None, *, library=None, limits=None, seed: int | None = None
-          ) -> Iterator[str]:
+# How deep code skills may call library skills that call library skills.
+SKILL_CALL_DEPTH = 4
+
+
+def start(skill, api, params: dict | None = None, *, library=None, limits=None, seed: int | None = None,
+          depth: int = 0) -> Iterator[str]:
     """The skill's iterator of action names, with ``params`` over its defaults.
 
-    ``library`` resolves a policy skill's macro-actions. A broken (tampered) skill raises
+    ``library`` resolves a policy skill's macro-actions, and the library skills a code skill
+    calls with ``yield from skill("name", **params)``. A broken (tampered) skill raises
     LibraryError and never runs; a code skill the sandbox refuses raises SandboxError.
     """
     params = {**skill.params, **(params or {})}
     if skill.entry is not None:
         return skill.entry(api, **params)
     if skill.kind == "code":
-        return skill.load(limits, seed).start("act", api, **params)
+        calls = {"skill": _skill_call(library, api, limits, seed, depth)} if library is not None else {}
+        return skill.load(limits, seed, calls).start("act", api, **params)
     if skill.kind == "policy":
         if library is None:
             raise LibraryError(f"policy skill {skill.name} runs only with its library (for its macro-actions)")
         return policy_actions(skill, library, api, **params)
     raise LibraryError(f"skill {skill.name} has unknown kind {skill.kind!r}")
+
+
+def _skill_call(library, api, limits, seed, depth: int):
+    """The ``skill(name, **params)`` a code skill calls: another library skill's actions (its
+    best version), run with the same API, each code skill in its own sandbox."""
+
+    def skill(name, **params):
+        if depth >= SKILL_CALL_DEPTH:
+            raise SandboxError(f"skills call skills deeper than {SKILL_CALL_DEPTH} levels")
+        return start(library.get(str(name)), api, params, library=library, limits=limits, seed=seed,
+                     depth=depth + 1)
+
+    return skill
 
 
 def run_skill(skill, env, api, max_steps: int, params: dict | None = None, *, library=None,

@@ -15,11 +15,13 @@ def describe_api(api_class) -> list[dict[str, str]]:
     """``WorldKit.api_docs`` for a primitive API class: the class docstring, then each public
     method's signature and docstring (``observe`` is the runner's, not the skill's)."""
     import inspect
+    import re
 
     docs = [{"name": "api", "doc": inspect.getdoc(api_class) or ""}]
     for name, fn in inspect.getmembers(api_class, inspect.isfunction):
         if name.startswith("_") or name == "observe":
             continue
         sig = str(inspect.signature(fn)).replace("(self, ", "(").replace("(self)", "()")
+        sig = re.sub(r"'([^']*)'", r"\1", sig)  # string annotations read as types: `n: int`, not `n: 'int'`
         docs.append({"name": f"api.{name}{sig}", "doc": inspect.getdoc(fn) or ""})
     return docs

@@ -214,7 +214,8 @@ class _Step:
             "source": r.source, "preconditions": self.preconditions(),
             "nearby": list(r.nearby), "effects": self.effects(),
             "placed": r.name if r.kind == "place" else None,
-            "achievement": f"{r.kind}_{r.name}",
+            # The adapter counts items, not Crafter-style achievements: plans check item gains.
+            "achievement": None,
         }
 
 

@@ -52,6 +52,32 @@ def knowledge(task) -> dict[str, Any]:
 
 
 @cache
+def observation_docs() -> dict[str, Any]:
+    """The symbolic observation as reward code and success expressions read it: every key,
+    the id tables of the view's two channels, the inventory order, coordinates and facing."""
+    from rlgpt_cli.worlds.crafter.observation import OBJECT_IDS
+
+    return {
+        "keys": ["view", "inventory", "daylight", "facing", "pos", "sleeping"],
+        "view": "view[c][x][y]: 2 channels x 9 columns x 7 rows around the player, who is at [c][4][3]; "
+                "x grows to the right, y downwards; channel 0 holds material ids, channel 1 object ids",
+        "materials": {0: "outside the world", **{i + 1: m for i, m in enumerate(recipes.materials())}},
+        "objects": {0: "none", **{i: o for o, i in OBJECT_IDS.items()}},
+        "inventory": list(recipes.items()),
+        "inventory_note": "obs['inventory'][i] is the count of the i-th name above (0..9); health, food, "
+                          "drink and energy are the vitals (the player dies when health reaches 0)",
+        "daylight": "obs['daylight'][0]: 1.0 by day, falling towards 0 at night (zombies spawn in the dark)",
+        "facing": "obs['facing'] = (dx, dy): (1, 0) right, (-1, 0) left, (0, 1) down, (0, -1) up; "
+                  "'do' and 'place_*' act on the cell pos + facing; a move action turns the player to face "
+                  "its direction and steps there if the cell is free",
+        "pos": "obs['pos'] = (x, y) in the 64x64 world, same axes as the view",
+        "sleeping": "obs['sleeping'][0]: 1 while asleep",
+        "info": "info['inventory'] and info['achievements'] map names to counts (achievements cumulative "
+                "over the episode); info['unlocked'] lists the achievements this step unlocked",
+    }
+
+
+@cache
 def _api_docs() -> list[dict[str, str]]:
     from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
 
@@ -84,9 +110,7 @@ class CrafterKit:
         return observation_space()
 
     def observation_docs(self) -> dict:
-        # The symbolic observation's keys, and the item order of its inventory vector.
-        return {"keys": ["view", "inventory", "daylight", "facing", "pos", "sleeping"],
-                "inventory": list(recipes.items())}
+        return observation_docs()
 
     def api_docs(self) -> list[dict[str, str]]:
         return _api_docs()

@@ -945,22 +945,3 @@ CrafterAPI.__sandbox_attrs__ = frozenset(
     name for name in dir(CrafterAPI) if not name.startswith("_") and name != "observe"
 ) | {"map", "objects", "pos", "facing", "inventory", "achievements", "daylight", "sleeping", "step", "area"}
 
-
-def describe_api() -> str:
-    """The API reference a coding prompt includes: every public method's signature and docstring."""
-    import inspect
-    import re
-
-    lines = [f"class CrafterAPI:  # {inspect.getdoc(CrafterAPI).splitlines()[0]}",
-             *("    " + line for line in inspect.getdoc(CrafterAPI).splitlines()[1:]), ""]
-    lines.append("Primitives marked 'generator' yield actions: call them as `ok = yield from api.NAME(...)`.")
-    for name, member in CrafterAPI.__dict__.items():
-        if name.startswith("_") or not callable(member):
-            continue
-        signature = inspect.signature(member)
-        generator = signature.return_annotation == "Actions"
-        text = str(signature.replace(return_annotation=inspect.Signature.empty))
-        text = re.sub(r": '([^']*)'", r": \1", text.replace("self, ", "").replace("(self)", "()"))
-        lines.append(f"api.{name}{text}" + ("  [generator]" if generator else ""))
-        lines.extend("    " + line for line in inspect.getdoc(member).splitlines())
-    return "\n".join(lines)
