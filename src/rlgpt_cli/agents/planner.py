@@ -154,7 +154,7 @@ def make_plan(client, task, library_skills: list[dict], feedback: list[dict] | N
 
 # Whole-task records the slow agent sees (the latest ones), and the length of texts in them.
 TASK_RECORDS_SHOWN = 2
-TEXT_CHARS = 240
+TEXT_CHARS = 160
 
 
 def for_planner(feedback: list[dict]) -> list[dict]:
@@ -170,10 +170,13 @@ def for_planner(feedback: list[dict]) -> list[dict]:
     for record in feedback:
         if record.get("kind") == "task":
             if any(record is t for t in tasks):
-                out.append(record)
+                stages = record.get("stages", {})
+                out.append({**record,
+                            "stages": {n: s for n, s in stages.items() if s.get("failures")},
+                            "stages_without_failures": [n for n, s in stages.items() if not s.get("failures")]})
             continue
         slim = {k: v for k, v in record.items() if k not in ("rl_config", "attempts")}
-        if record.get("attempts"):
+        if record.get("attempts") and not record.get("success"):  # how it went wrong, when it did
             slim["attempts"] = [{"attempt": a.get("attempt"), "success_rate": a.get("success_rate"),
                                  "refused": cut(a.get("refused")) or None, "critique": cut(a.get("critique"))}
                                 for a in record["attempts"]]

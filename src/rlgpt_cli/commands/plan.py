@@ -18,7 +18,8 @@ def render_plan(record: dict) -> None:
     c.print(f"[bold]plan {record['id']}[/bold] for {record['task']} ({record['world']}) "
             f"by {model_label(record['model'])}")
     table(None, ["#", "sub-action", "kind", "reason", "needs", "gives", "success"],
-          [[i + 1, s["name"] + (f" → {s['skill']}" if s.get("skill") and s["skill"] != s["name"] else ""),
+          [[i + 1, s["name"] + (f" → {s['skill']}" if s.get("skill") and s["skill"] != s["name"] else "")
+            + (f"({', '.join(f'{k}={v!r}' for k, v in s['params'].items())})" if s.get("params") else ""),
             s["kind"], s["reason"], ", ".join(s["preconditions"]), ", ".join(s["effects"]), s["success"]]
            for i, s in enumerate(plan["subactions"])])
     if plan.get("notes"):
