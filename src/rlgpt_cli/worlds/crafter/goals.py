@@ -117,7 +117,8 @@ def survival(days: int) -> list[Goal]:
 
 def steps(task) -> list[dict]:
     """The plan steps of a Crafter task, in an order one episode can follow; each step starts
-    from what the previous ones left. Recipe steps are ``deterministic``."""
+    from what the previous ones left. Recipe steps carry no ``nature``: they are deterministic
+    (what the prompt and the offline planner assume of a step without one)."""
     start = {name: info["initial"] for name, info in recipes.items().items()}
     caps = {name: info["max"] for name, info in recipes.items().items()}
     inventory, placed = dict(start), ()
@@ -142,7 +143,7 @@ def steps(task) -> list[dict]:
         chain += survival(-(-task.alive_steps // DAY))
     if planned > 1:  # each recipe plan merged its collects; merge across them too
         chain = recipes.merge_collects(chain, start, caps)
-    out = [s.to_dict() if isinstance(s, Goal) else {**s.to_dict(), "nature": "deterministic"} for s in chain]
+    out = [s.to_dict() for s in chain]
     for item, n in task.inventory.items():  # "collect 5 wood": the last collect takes n
         for d in reversed(out):
             if d["kind"] == "collect" and d["target"] == item:
