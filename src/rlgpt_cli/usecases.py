@@ -112,7 +112,8 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
                                     max_steps=max_steps, on_step=on_step, library=library))
     achievements = kit.achievements()
     rates = {a: sum(e.achievements.get(a, 0) > 0 for e in episodes) / len(episodes) for a in achievements}
-    successes = [task.success({"achievements": e.achievements, "inventory": e.inventory}) for e in episodes]
+    successes = [task.success({"achievements": e.achievements, "inventory": e.inventory, "steps": e.steps,
+                               "alive": not e.died}) for e in episodes]
     if record is not None:
         write_animation(record, frames)
     per_stage = summarise(episodes, [s.name for s in stages])

@@ -30,8 +30,17 @@ _ACTS = {
 }
 
 
+# Why a sub-action of each nature (worlds' knowledge steps, see worlds/crafter/goals.py) is
+# learned rather than coded; deterministic ones are coded.
+_LEARNED = {
+    "reactive": "it must respond to creatures that wander or fight back",
+    "waiting": "its outcome comes after a long wait that must be guarded",
+    "survival": "vitals must be kept up and death avoided over a long time",
+}
+
+
 def subaction_name(step: dict) -> str:
-    return step.get("achievement") or f"{step['kind']}_{step['target']}"
+    return step.get("name") or step.get("achievement") or f"{step['kind']}_{step['target']}"
 
 
 def _step_facts(step: dict) -> tuple[list[str], list[str], str]:
@@ -82,18 +91,29 @@ def answer_plan(ctx: dict[str, Any]) -> dict:
         code_failures = [a for h in tried if h.get("kind") == "code" and not h.get("success")
                          for a in h.get("attempts") or [h]]
         skill = library.get(name)
+        nature = step.get("nature", "deterministic")
         sub = {"name": name, "preconditions": pre, "effects": eff, "success": success}
+        if step.get("params"):
+            sub["params"] = dict(step["params"])
         if skill and (skill.get("success_rate") or 0) >= REUSE_AT:
             sub |= {"kind": "reuse", "skill": name,
                     "reason": f"library skill {name} v{skill.get('version', 1)} succeeds "
                               f"{skill['success_rate']:.0%} of the time"}
+        elif step.get("again") in library:
+            sub |= {"kind": "reuse", "skill": step["again"],
+                    "reason": f"the same sub-action as {step['again']} again, run by its skill"}
+        elif nature in _LEARNED:
+            sub |= {"kind": "rl", "reason": f"{nature}: {_LEARNED[nature]}; PPO learns it with coded "
+                                            "library skills as macro-actions"}
         elif len(code_failures) >= CODE_ATTEMPTS_BEFORE_RL:
             best_rate = max(a.get("success_rate") or 0 for a in code_failures)
             sub |= {"kind": "rl", "reason": f"{len(code_failures)} code attempts failed (best {best_rate:.0%}): "
                                             "learn it with coded macro-actions instead"}
         else:
             how = {"collect": "find the source, face it and do", "place": "place it on a free tile",
-                   "make": "stand near the stations and make it"}.get(step["kind"], "call the primitive")
+                   "make": "stand near the stations and make it",
+                   "sleep": "seal yourself into stone, then sleep until energy is full"}.get(
+                       step["kind"], "call the primitive")
             sub |= {"kind": "code", "reason": f"deterministic with the primitive API: {how}"}
         subactions.append(sub)
     chain = " -> ".join(s["name"] for s in subactions)

@@ -25,9 +25,10 @@ from rlgpt_cli.errors import NotFound, nearest
 class Task:
     """A goal in a world.
 
-    Success needs every achievement in ``achievements`` unlocked and every
-    item in ``inventory`` held at least that many times (either may be empty).
-    ``max_steps`` is the default step budget for one attempt.
+    Success needs every achievement in ``achievements`` unlocked, every item in
+    ``inventory`` held at least that many times (either may be empty) and, for a survival
+    goal, the player alive after ``alive_steps`` steps. ``max_steps`` is the default step
+    budget for one attempt.
     """
 
     name: str
@@ -37,12 +38,15 @@ class Task:
     inventory: Mapping[str, int] = field(default_factory=dict)
     max_steps: int = 10_000
     aliases: tuple[str, ...] = ()
+    alive_steps: int = 0
 
     def success(self, info: Mapping) -> bool:
-        """Whether a step ``info`` (with ``achievements`` and ``inventory`` dicts) meets the goal."""
+        """Whether an episode's end (``achievements`` and ``inventory`` dicts; for a survival
+        goal also ``steps`` taken and ``alive``) meets the goal."""
         got = info.get("achievements", {})
         held = info.get("inventory", {})
-        return all(got.get(a, 0) > 0 for a in self.achievements) and \
+        survived = not self.alive_steps or (info.get("alive", False) and info.get("steps", 0) >= self.alive_steps)
+        return survived and all(got.get(a, 0) > 0 for a in self.achievements) and \
             all(held.get(k, 0) >= n for k, n in self.inventory.items())
 
     def to_dict(self) -> dict:
@@ -50,6 +54,7 @@ class Task:
             "name": self.name, "world": self.world, "description": self.description,
             "achievements": list(self.achievements), "inventory": dict(self.inventory),
             "max_steps": self.max_steps, "aliases": list(self.aliases),
+            **({"alive_steps": self.alive_steps} if self.alive_steps else {}),
         }
 
 
@@ -138,6 +143,9 @@ _GROUP_TASKS = {
     "all_achievements": ("Unlock all 22 Crafter achievements in one episode.", None, 10_000),
 }
 _GROUP_ALIASES = {"all_achievements": ("crafter", "crafter_score", "unlock_all")}
+# Survival goals in the catalogue (any "survive N days" resolves; see _survival_task).
+_SURVIVAL_DAYS = (3,)
+DAY_STEPS = 300  # crafter's day
 
 
 def _budget(level: int) -> int:
@@ -176,7 +184,17 @@ def _crafter_tasks() -> tuple[Task, ...]:
         tasks.append(Task(name=name, world="crafter", description=description,
                           achievements=tuple(wanted or recipes.achievements()),
                           max_steps=budget, aliases=_GROUP_ALIASES.get(name, ())))
+    tasks += [survival_task(days) for days in _SURVIVAL_DAYS]
     return tuple(tasks)
+
+
+def survival_task(days: int) -> Task:
+    """Stay alive ``days`` Crafter days (300 steps each): the episode lasts exactly that long."""
+    steps = days * DAY_STEPS
+    name = f"survive_{days}_day" + ("s" if days > 1 else "")
+    return Task(name=name, world="crafter", max_steps=steps, alive_steps=steps,
+                description=f"Stay alive for {days} day{'s' if days > 1 else ''} ({steps} steps): drink, eat, "
+                            "fight off zombies and spend the nights sheltered.")
 
 
 # --- name resolution -------------------------------------------------------
@@ -240,7 +258,7 @@ def resolve_task(text: str, world: str = "crafter") -> Task:
     key = "_".join(words)
     if key in names:
         return names[key]
-    counted = _counted_task(words, world)
+    counted = _survival_task(words, world) or _counted_task(words, world)
     if counted is not None:
         return counted
     # With the verb dropped, the object alone may name one task ("diamond", "stone pickaxe").
@@ -277,6 +295,18 @@ def _closest(key: str, tasks: list[Task], n: int = 3) -> list[str]:
         if len(out) == n:
             break
     return list(out.values())
+
+
+def _survival_task(words: list[str], world: str) -> Task | None:
+    """'survive 3 days' (or 'survive a day', 'survive for 2 days') → stay alive that long."""
+    rest = [w for w in words if w != "for"]
+    if world != "crafter" or not rest or rest[0] != "survive" or rest[-1] != "day" or len(rest) > 3:
+        return None
+    days = rest[1] if len(rest) == 3 else "1"
+    top = 10_000 // DAY_STEPS  # crafter's episode length
+    if not days.isdigit() or not 1 <= int(days) <= top:
+        raise NotFound(f"crafter can judge survival for 1 to {top} days, not {days!r}")
+    return survival_task(int(days))
 
 
 def _counted_task(words: list[str], world: str) -> Task | None:

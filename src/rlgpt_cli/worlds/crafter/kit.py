@@ -8,7 +8,7 @@ from functools import cache, cached_property
 from typing import Any
 
 from rlgpt_cli.worlds.describe import describe_api, knowledge_facts
-from rlgpt_cli.worlds.crafter import recipes
+from rlgpt_cli.worlds.crafter import goals, recipes
 
 # Published Crafter scores (Hafner 2021; SPRING, DreamerV3 papers), for the report.
 PUBLISHED_SCORES = {
@@ -26,28 +26,10 @@ def crafter_score(rates: dict[str, float]) -> float:
 
 
 def knowledge(task) -> dict[str, Any]:
-    """What the recipe graph teaches about a task: the steps that reach it, in order.
-
-    Steps for several achievements chain: each starts from what the previous ones left.
-    """
-    inventory = {name: info["initial"] for name, info in recipes.items().items()}
-    placed: tuple[str, ...] = ()
-    steps: list[dict] = []
-    targets = list(task.achievements) + [k for k in task.inventory if not task.achievements]
-    for target in targets:
-        for step in recipes.plan_for(target, inventory, placed):
-            d = step.to_dict()
-            steps.append(d)
-            for item, delta in d["effects"].items():
-                inventory[item] = inventory.get(item, 0) + delta
-            if d["placed"]:
-                placed += (d["placed"],)
-    for item, n in task.inventory.items():  # "collect 5 wood": the last collect takes n
-        for d in reversed(steps):
-            if d["kind"] == "collect" and d["target"] == item:
-                d["count"] = max(d["count"], n)
-                d["effects"][item] = max(d["effects"][item], n)
-                break
+    """What the world teaches about a task: the steps that reach it, in order, each with its
+    nature (see ``goals``): recipe chains from crafter's data, the goals outside it, the whole
+    benchmark, staying alive."""
+    steps = goals.steps(task)
     return {"steps": steps, "facts": knowledge_facts(steps)}
 
 

@@ -317,11 +317,14 @@ def plan_for(target: str, inventory: Mapping[str, int] | None = None,
     key = target.strip().lower().replace(" ", "_").replace("-", "_")
     wanted = requirements(target)
     acquire(target, 1, again=key in (wanted.achievement, wanted.action))
-    return _merge_collects(steps, start, caps)
+    return merge_collects(steps, start, caps)
 
 
-def _merge_collects(steps: list[Step], start: Mapping[str, int], caps) -> list[Step]:
-    """Fold each collect into the earliest collect of the same recipe that the caps allow."""
+def merge_collects(steps: list, start: Mapping[str, int], caps) -> list:
+    """Fold each collect into the earliest collect of the same recipe that the caps allow.
+
+    Other steps in the list only need ``kind``, ``recipe`` and ``effects`` (the goal steps of
+    ``goals.py``, which are no recipe's collect)."""
     merged = list(steps)
     i = 0
     while i < len(merged):
@@ -337,7 +340,7 @@ def _merge_collects(steps: list[Step], start: Mapping[str, int], caps) -> list[S
     return merged
 
 
-def _fits(steps: list[Step], start: Mapping[str, int], j: int, i: int, caps) -> bool:
+def _fits(steps: list, start: Mapping[str, int], j: int, i: int, caps) -> bool:
     """Would doing step ``i`` together with step ``j`` keep every item within its cap until ``i``?"""
     extra = steps[i].effects
     running = dict(start)
