@@ -67,46 +67,106 @@ def _register_commands() -> None:
 
 _register_commands()
 
-# Global options that take a value: skipped when looking for the subcommand's name.
-VALUE_OPTIONS = ("--model", "-m", "--world", "-w", "--env", "-e", "--library", "--seed")
+# Global options that stay in front of the subcommand: they act at once (eager) or only
+# make sense for the whole program.
+NOT_HOISTED = ("--help", "-h", "--version", "--install-completion", "--show-completion")
 _plugin_commands_added = False
 
 
-def _command_word(argv: list[str]) -> str | None:
+def _options(command) -> dict[str, bool]:
+    """A command's option names, each mapped to whether it takes a value."""
+    return {name: not (getattr(p, "is_flag", False) or getattr(p, "count", False))
+            for p in command.params if p.param_type_name == "option"
+            for name in (*p.opts, *p.secondary_opts)}
+
+
+def _split(arg: str) -> tuple[str, bool]:
+    """An option's name and whether its value is attached (``--model=x``)."""
+    if arg.startswith("--") and "=" in arg:
+        return arg.split("=", 1)[0], True
+    return arg, False
+
+
+def _command_word(argv: list[str], command=None) -> str | None:
     """The subcommand ``argv`` names, or None (``rlgpt``, ``rlgpt --help``)."""
+    options = _options(command if command is not None else build_command())
     args = iter(argv)
     for arg in args:
         if arg == "--":
             return next(args, None)
-        if arg in VALUE_OPTIONS:
-            next(args, None)
+        name, attached = _split(arg)
+        if options.get(name) and not attached:
+            next(args, None)  # --world's value is never the command's name
         elif not arg.startswith("-"):
             return arg
     return None
 
 
-def add_plugin_commands(argv: list[str]) -> None:
+def _value(args) -> list[str]:
+    """The next argument (an option's value), if there is one."""
+    return [value] if (value := next(args, None)) is not None else []
+
+
+def hoist_global_options(command, argv: list[str]) -> list[str]:
+    """Move global options written after the subcommand (``plan X --model M``) to the front.
+
+    A subcommand's own option of the same name stays its own (``learn --seed``,
+    ``tasks list --world``, ``skills show --version``); the values of the subcommand's
+    options are skipped, so a task's words are never taken for options or their values;
+    nothing after ``--`` moves.
+    """
+    from typer.core import TyperGroup
+
+    root = _options(command)
+    hoisted: list[str] = []
+    kept: list[str] = []
+    current, args = command, iter(argv)
+    for arg in args:
+        if arg == "--":
+            kept += [arg, *args]
+            break
+        name, attached = _split(arg)
+        own = _options(current)
+        if current is not command and name in root and name not in own and name not in NOT_HOISTED:
+            hoisted += [arg, *_value(args)] if root[name] and not attached else [arg]
+            continue
+        kept.append(arg)
+        if own.get(name) and not attached:
+            kept += _value(args)
+        elif not arg.startswith("-") and isinstance(current, TyperGroup):
+            if arg not in current.commands:  # an unknown command: click reports it as it is
+                kept += list(args)
+                break
+            current = current.commands[arg]
+    return hoisted + kept
+
+
+def build_command():
+    """The click command for ``app`` as it stands (plugins may add commands to ``app``)."""
+    from typer.main import get_command
+
+    return get_command(app)
+
+
+def add_plugin_commands(argv: list[str], command) -> bool:
     """Let plugins attach their commands (the ``register_commands`` hook), once per process.
 
     Only when ``argv`` names a command that is not built in, or the shell is completing:
     loading plugins imports ``importlib.metadata`` and scans every installed distribution's
     entry points, about 30 ms, which would push ``rlgpt --help`` and the fast built-in
     commands past their 0.3 s goal. So ``rlgpt --help`` lists built-in commands only;
-    ``rlgpt plugins`` shows what plugins add.
+    ``rlgpt plugins`` shows what plugins add. True when commands were added.
     """
-    from typer.main import get_command_name
-
     global _plugin_commands_added
-    word = _command_word(argv)
-    builtin = {c.name or get_command_name(c.callback.__name__) for c in app.registered_commands} | \
-        {g.name for g in app.registered_groups}
+    word = _command_word(argv, command)
     completing = "_RLGPT_COMPLETE" in os.environ  # Typer's completion mode (words come from the env)
-    if _plugin_commands_added or not (completing or (word is not None and word not in builtin)):
-        return
+    if _plugin_commands_added or not (completing or (word is not None and word not in command.commands)):
+        return False
     _plugin_commands_added = True
     from rlgpt_cli import plugins
 
     plugins.register_commands(app)
+    return True
 
 
 def _fail(message: str, code: int) -> None:
@@ -114,27 +174,18 @@ def _fail(message: str, code: int) -> None:
     sys.exit(int(code))
 
 
-# Global flags that may also be written after the subcommand (`rlgpt tasks list --json`).
-HOISTED_FLAGS = ("--json", "-v", "--verbose", "-q", "--quiet")
-
-
-def hoist_global_flags(argv: list[str]) -> list[str]:
-    """Move global boolean flags in front of the subcommand, up to a `--` separator."""
-    end = argv.index("--") if "--" in argv else len(argv)
-    flags = [a for a in argv[:end] if a in HOISTED_FLAGS]
-    rest = [a for a in argv[:end] if a not in HOISTED_FLAGS]
-    return flags + rest + argv[end:]
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps every failure to one line and an exit code."""
     from typer.exceptions import Abort, TyperException
 
-    argv = hoist_global_flags(list(argv if argv is not None else sys.argv[1:]))
+    argv = list(argv if argv is not None else sys.argv[1:])
     verbose = any(a in ("-v", "--verbose") for a in argv)
     try:
-        add_plugin_commands(argv)
-        rv = app(args=argv, prog_name="rlgpt", standalone_mode=False)
+        command = build_command()
+        if add_plugin_commands(argv, command):
+            command = build_command()
+        argv = hoist_global_options(command, argv)
+        rv = command.main(args=argv, prog_name="rlgpt", standalone_mode=False)
     except RlgptError as exc:
         if verbose:
             import traceback

@@ -42,6 +42,12 @@ class Settings:
     home: Path = field(default_factory=default_home)
     library: Path | None = None
     seed: int = 0
+    # Where each setting came from: "flag", an environment variable's name, or "default".
+    sources: dict[str, str] = field(default_factory=dict)
+
+    def given(self, name: str) -> bool:
+        """Whether the user chose this setting (a flag or the environment), not the default."""
+        return self.sources.get(name, "default") != "default"
 
     @property
     def library_path(self) -> Path:
@@ -64,21 +70,34 @@ class Settings:
         seed: int | None = None,
     ) -> "Settings":
         """Merge flags (given here) over environment variables over defaults."""
+        sources: dict[str, str] = {}
+
+        def pick(name: str, flag, *env_vars: str):
+            if flag is not None and flag != "":
+                sources[name] = "flag"
+                return flag
+            for var in env_vars:
+                if _env(var) is not None:
+                    sources[name] = var
+                    return _env(var)
+            sources[name] = "default"
+            return None
+
         home = Path(_env("RLGPT_HOME") or default_home()).expanduser()
-        library = library or _env("RLGPT_LIBRARY")
-        if seed is None:
-            raw = _env("RLGPT_SEED")
-            if raw is not None:
-                try:
-                    seed = int(raw)
-                except ValueError:
-                    raise UsageError(f"RLGPT_SEED must be an integer, got {raw!r}") from None
+        library = pick("library", library, "RLGPT_LIBRARY")
+        seed = pick("seed", seed, "RLGPT_SEED")
+        if isinstance(seed, str):
+            try:
+                seed = int(seed)
+            except ValueError:
+                raise UsageError(f"RLGPT_SEED must be an integer, got {seed!r}") from None
         if seed is not None and seed < 0:
             raise UsageError(f"seed must be a non-negative integer, got {seed}")
         return cls(
-            model=model or _env("RLGPT_MODEL") or OFFLINE_MODEL,
-            world=world or _env("RLGPT_WORLD") or _env("RLGPT_ENV") or DEFAULT_WORLD,
+            model=pick("model", model, "RLGPT_MODEL") or OFFLINE_MODEL,
+            world=pick("world", world, "RLGPT_WORLD", "RLGPT_ENV") or DEFAULT_WORLD,
             home=home,
             library=Path(library).expanduser() if library else None,
             seed=seed if seed is not None else 0,
+            sources=sources,
         )

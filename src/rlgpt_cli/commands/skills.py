@@ -61,12 +61,13 @@ VERSION = typer.Option(None, "--version", min=1, help="A version number (default
 def list_(
     ctx: typer.Context,
     kind: Optional[Kind] = typer.Option(None, "--kind", help="Only code skills or only policies."),
-    world: Optional[str] = typer.Option(None, "--world", help="Only skills for this world (default: every world)."),
+    world: Optional[str] = typer.Option(None, "--world", "-w", help="Only skills for this world (default: the global --world or RLGPT_WORLD if given, else every world)."),
     all_versions: bool = typer.Option(False, "--all-versions", help="Every stored version, not only the best."),
 ) -> None:
     """List skills: the best version of each (stored and built in)."""
     st = state(ctx)
     library = open_library(st.settings)
+    world = world or (st.settings.world if st.settings.given("world") else None)  # as in `tasks list`
     skills = library.list(kind=kind.value if kind else None, world=world, all_versions=all_versions)
 
     def human(rows):

@@ -15,12 +15,14 @@ tasks_app = typer.Typer(help="The task catalogue: achievements, composite tasks,
 @tasks_app.command("list")
 def list_(
     ctx: typer.Context,
-    world: Optional[str] = typer.Option(None, "--world", "-w", "--env", "-e", help="Only this world's tasks (default: all worlds)."),
+    world: Optional[str] = typer.Option(None, "--world", "-w", "--env", "-e", help="Only this world's tasks (default: the global --world or RLGPT_WORLD if given, else all worlds)."),
 ) -> None:
     """List the tasks agents can be asked to do."""
     from rlgpt_cli.worlds.tasks import list_tasks
 
     st = state(ctx)
+    # Written before or after `tasks list`, --world means the same: only that world's tasks.
+    world = world or (st.settings.world if st.settings.given("world") else None)
     tasks = [t.to_dict() for t in list_tasks(world)]
 
     def human(rows):
