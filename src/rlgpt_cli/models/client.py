@@ -54,6 +54,8 @@ class _Reply:
     tokens_in: int
     tokens_out: int
     latency_s: float
+    served_model: str | None = None  # the model the provider says answered
+    messages: list[dict[str, Any]] | None = None  # what was sent, for the run store
 
 
 class InvalidAnswer(ValueError):
@@ -186,7 +188,7 @@ class ModelClient:
         key = None
         if self.cache is not None:
             key = cache_key(self.model, messages, schema.__name__ if schema else None, {**params, "api_base": self.api_base})
-            hit = self._from_cache(prompt_name, key, schema)
+            hit = self._from_cache(prompt_name, key, schema, messages)
             if hit is not None:
                 return hit
 
@@ -200,6 +202,7 @@ class ModelClient:
                 total.tokens_in + reply.tokens_in,
                 total.tokens_out + reply.tokens_out,
                 total.latency_s + reply.latency_s,
+                served_model=reply.served_model,
             )
             parsed, problem = None, None
             if schema is not None:
@@ -231,7 +234,7 @@ class ModelClient:
 
     # internals
 
-    def _from_cache(self, prompt_name: str, key: str, schema) -> ModelResult | None:
+    def _from_cache(self, prompt_name: str, key: str, schema, messages: list[dict[str, Any]]) -> ModelResult | None:
         entry = self.cache.get(key)
         if entry is None:
             return None
@@ -242,8 +245,8 @@ class ModelClient:
             except InvalidAnswer:
                 return None  # cached under an older schema; ask again
         started = time.perf_counter()
-        if self.store is not None:
-            self.store.record_model_call(self.model, prompt=prompt_name, cache_hit=True)
+        reply = _Reply(entry["text"], 0.0, 0, 0, 0.0, served_model=entry.get("served_model"), messages=messages)
+        self._record(prompt_name, reply, error=None, cache_hit=True)
         return ModelResult(self.model, entry["text"], parsed, True, 0.0, 0, 0, time.perf_counter() - started)
 
     def _to_cache(self, key: str, prompt_name: str, reply: _Reply) -> None:
@@ -254,6 +257,7 @@ class ModelClient:
             "tokens_in": reply.tokens_in,
             "tokens_out": reply.tokens_out,
             "cost_usd": reply.cost_usd,
+            "served_model": reply.served_model,
             "created_at": time.time(),
         }
         try:
@@ -261,7 +265,7 @@ class ModelClient:
         except OSError:
             pass  # a cache that cannot be written must not lose an answer already paid for
 
-    def _record(self, prompt_name: str, reply: _Reply, error: str | None) -> None:
+    def _record(self, prompt_name: str, reply: _Reply, error: str | None, cache_hit: bool = False) -> None:
         if self.store is None:
             return
         self.store.record_model_call(
@@ -271,7 +275,11 @@ class ModelClient:
             tokens_out=reply.tokens_out,
             cost_usd=reply.cost_usd,
             latency_s=reply.latency_s,
+            cache_hit=cache_hit,
             error=error,
+            messages=reply.messages,
+            response=reply.text or None,  # None: no answer came (an error)
+            served_model=reply.served_model,
         )
 
     def _check_calls(self) -> None:
@@ -308,7 +316,7 @@ class ModelClient:
                     max_retries=0,  # the retries are ours: one policy, every attempt recorded
                     **kwargs,
                 )
-                reply = self._reply(litellm, response, time.perf_counter() - started)
+                reply = self._reply(litellm, response, time.perf_counter() - started, messages)
             except Exception as exc:
                 latency = time.perf_counter() - started
                 own = _own_error(exc)
@@ -318,7 +326,7 @@ class ModelClient:
                     message = f"no answer within {self.timeout:g} s"
                 else:
                     message = _one_line(exc)
-                self._record(prompt_name, _Reply("", 0.0, 0, 0, latency), error=message)
+                self._record(prompt_name, _Reply("", 0.0, 0, 0, latency, messages=messages), error=message)
                 if own is not None:
                     raise own from exc
                 local = _raised_before_sending(exc)
@@ -337,7 +345,7 @@ class ModelClient:
             self.cost_usd += reply.cost_usd
             return reply
 
-    def _reply(self, litellm, response, latency: float) -> _Reply:
+    def _reply(self, litellm, response, latency: float, messages: list[dict[str, Any]]) -> _Reply:
         text = response.choices[0].message.content or ""
         usage = getattr(response, "usage", None)
         cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
@@ -352,6 +360,8 @@ class ModelClient:
             tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
             tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
             latency_s=latency,
+            served_model=getattr(response, "model", None) or None,
+            messages=messages,
         )
 
 
