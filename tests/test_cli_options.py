@@ -27,7 +27,7 @@ def command():
         # nested commands, flags and values
         (["skills", "list", "--json"], ["--json", "skills", "list"]),
         (["logs", "show", "3", "--json", "-q"], ["--json", "-q", "logs", "show", "3"]),
-        (["plan", "x", "--seed", "4"], ["--seed", "4", "plan", "x"]),
+        (["plan", "x", "--seed", "4", "--timeout", "5"], ["--seed", "4", "--timeout", "5", "plan", "x"]),
         # a command's own option of the same name stays its own
         (["learn", "--seed", "3", "-s", "harvest_log", "--json"], ["--json", "learn", "--seed", "3", "-s", "harvest_log"]),
         (["tasks", "list", "--world", "minedojo", "-m", "x"], ["-m", "x", "tasks", "list", "--world", "minedojo"]),
@@ -78,3 +78,62 @@ def test_model_after_the_task_reaches_the_provider(cli, monkeypatch):
     assert r.exit_code == 0, r.stderr
     assert r.json()["model"] == "openai/gpt-4o"
     assert server.requests[0]["model"] == "gpt-4o"
+
+
+@pytest.mark.parametrize("args", [["--timeout", "0"], ["--timeout", "99999"], ["--retries", "-1"], ["--retries", "11"],
+                                  ["--num-ctx", "10"], ["logs", "list", "--timeout", "nan"]])
+def test_absurd_model_options_are_refused(cli, args):
+    r = cli(*args, "logs", "list") if args[0] != "logs" else cli(*args)
+    assert r.exit_code == 2, r.stderr
+
+
+@pytest.mark.parametrize("var, value, message", [
+    ("RLGPT_TIMEOUT", "abc", "RLGPT_TIMEOUT must be a number, got 'abc'"),
+    ("RLGPT_TIMEOUT", "0.1", "RLGPT_TIMEOUT must be between 1 and 3600, got 0.1"),
+    ("RLGPT_RETRIES", "2.5", "RLGPT_RETRIES must be an integer, got '2.5'"),
+    ("RLGPT_NUM_CTX", "99", "RLGPT_NUM_CTX must be between 256 and 1048576, got 99"),
+])
+def test_absurd_model_settings_in_the_environment_are_refused(cli, monkeypatch, var, value, message):
+    monkeypatch.setenv(var, value)
+    r = cli("logs", "list")
+    assert r.exit_code == 2 and r.stderr == f"Error: {message}\n"
+
+
+def test_model_options_reach_the_client(monkeypatch):
+    from rlgpt_cli.settings import Settings
+    from rlgpt_cli.workspace import model_client
+
+    default = model_client(Settings.resolve())
+    assert (default.timeout, default.retries, default.num_ctx) == (60, 3, None)
+    monkeypatch.setenv("RLGPT_TIMEOUT", "20")
+    monkeypatch.setenv("RLGPT_RETRIES", "1")
+    assert model_client(Settings.resolve()).timeout == 20  # env over default
+    client = model_client(Settings.resolve(timeout=5, num_ctx=8192))  # flag over env
+    assert (client.timeout, client.retries, client.num_ctx) == (5, 1, 8192)
+
+
+@pytest.mark.filterwarnings("ignore:Pydantic serializer warnings")
+@pytest.mark.parametrize("model, sent", [("ollama_chat/llama3", True), ("ollama/llama3", True), ("openai/gpt-4o", False)])
+def test_num_ctx_goes_to_ollama_models_only(tmp_path, model, sent):
+    from rlgpt_cli.errors import ModelError
+    from rlgpt_cli.models import ModelClient
+    from rlgpt_cli.settings import Settings
+
+    with FakeOpenAI(["fine"]) as server:
+        base = server.url if model.startswith("openai/") else server.url.removesuffix("/v1")
+        client = ModelClient(Settings(model=model, home=tmp_path), api_base=base, api_key="sk-test",
+                             num_ctx=8192, retries=0, cache=False)
+        try:
+            client.complete("critic", [{"role": "user", "content": "hi"}])
+        except ModelError:
+            pass  # the stand-in speaks OpenAI's protocol, not Ollama's: only the request matters
+    body = server.requests[0]
+    assert (body.get("options", {}).get("num_ctx") == 8192) is sent
+    assert "num_ctx" not in body
+
+
+def test_num_ctx_is_noted_as_ignored_for_other_models(cli):
+    r = cli("logs", "list", "--num-ctx", "4096", "-m", "openai/gpt-4o")
+    assert r.exit_code == 0
+    assert "note: --num-ctx applies to ollama/ and ollama_chat/ models only; ignored for openai/gpt-4o" in r.stderr
+    assert "note" not in cli("logs", "list", "--num-ctx", "4096", "-m", "ollama/llama3").stderr

@@ -17,7 +17,7 @@ import typer
 from rlgpt_cli import __version__
 from rlgpt_cli.errors import ExitCode, RlgptError
 from rlgpt_cli.output import AppState
-from rlgpt_cli.settings import Settings
+from rlgpt_cli.settings import LIMITS, OLLAMA_PREFIXES, Settings
 
 # Built-in command modules, in the order `rlgpt --help` lists them.
 COMMAND_MODULES = ["iterate", "plan", "code", "learn", "run", "envs", "tasks", "skills", "prompts", "logs", "plugins", "doctor"]
@@ -48,16 +48,19 @@ def main_options(
     world: Optional[str] = typer.Option(None, "--world", "-w", "--env", "-e", help="World (env RLGPT_WORLD; default crafter; --env is an alias)."),
     library: Optional[str] = typer.Option(None, "--library", help="Skill library directory (env RLGPT_LIBRARY; default RLGPT_HOME/library)."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (env RLGPT_SEED; default 0)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=LIMITS["timeout"][0], max=LIMITS["timeout"][1], help="Seconds to wait for each model request (env RLGPT_TIMEOUT; default 60)."),
+    retries: Optional[int] = typer.Option(None, "--retries", metavar="N", min=LIMITS["retries"][0], max=LIMITS["retries"][1], help="Retries after a rate limit, server fault or timeout (env RLGPT_RETRIES; default 3)."),
+    num_ctx: Optional[int] = typer.Option(None, "--num-ctx", metavar="N", min=LIMITS["num_ctx"][0], max=LIMITS["num_ctx"][1], help="Context size in tokens for ollama/ and ollama_chat/ models (env RLGPT_NUM_CTX; default: the server's)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """RL-GPT: a slow agent plans, a fast agent writes code or RL configurations, a critic
     feeds back, and every code skill or trained policy lands in a reusable skill library."""
-    ctx.obj = AppState(
-        settings=Settings.resolve(model=model, world=world, library=library, seed=seed),
-        json=json_,
-        verbose=verbose,
-        quiet=quiet,
-    )
+    settings = Settings.resolve(model=model, world=world, library=library, seed=seed, timeout=timeout,
+                                retries=retries, num_ctx=num_ctx)
+    if settings.num_ctx and not settings.model.startswith(OLLAMA_PREFIXES) and not quiet:
+        sys.stderr.write(f"note: --num-ctx applies to ollama/ and ollama_chat/ models only; "
+                         f"ignored for {settings.model}\n")
+    ctx.obj = AppState(settings=settings, json=json_, verbose=verbose, quiet=quiet)
 
 
 def _register_commands() -> None:

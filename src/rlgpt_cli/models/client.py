@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from rlgpt_cli.errors import BudgetExceeded, ModelError, RlgptError
 from rlgpt_cli.models.cache import DiskCache, cache_key
 from rlgpt_cli.models.offline_provider import PROVIDER
+from rlgpt_cli.settings import OLLAMA_PREFIXES
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -125,7 +126,10 @@ class ModelClient:
     ``BudgetExceeded``, but its answer is cached so a re-run with a larger budget gets it
     free. ``repairs``: extra turns that show the model its invalid answer and the error.
     ``api_base``/``api_key`` are passed to litellm (else it reads the provider's usual
-    environment variables). ``sleep`` is injectable so tests do not wait.
+    environment variables). ``num_ctx``: the context size for Ollama models (``ollama/``,
+    ``ollama_chat/``), which otherwise cut long prompts at the server's default (2048
+    tokens on older servers); other providers do not take it. ``sleep`` is injectable so
+    tests do not wait.
     """
 
     def __init__(
@@ -141,6 +145,7 @@ class ModelClient:
         repairs: int = 2,
         api_base: str | None = None,
         api_key: str | None = None,
+        num_ctx: int | None = None,
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -154,6 +159,7 @@ class ModelClient:
         self.repairs = repairs
         self.api_base = api_base
         self.api_key = api_key
+        self.num_ctx = num_ctx
         self.backoff_s = backoff_s
         self.sleep = sleep
         # The offline model is deterministic and free; caching it would only replay stale
@@ -302,6 +308,8 @@ class ModelClient:
             kwargs["api_base"] = self.api_base
         if self.api_key:
             kwargs["api_key"] = self.api_key
+        if self.num_ctx and self.model.startswith(OLLAMA_PREFIXES):
+            kwargs["num_ctx"] = self.num_ctx
         attempt = 0
         while True:
             self._check_calls()
