@@ -20,7 +20,7 @@ from rlgpt_cli.output import AppState
 from rlgpt_cli.settings import LIMITS, OLLAMA_PREFIXES, Settings
 
 # Built-in command modules, in the order `rlgpt --help` lists them.
-COMMAND_MODULES = ["iterate", "plan", "code", "learn", "run", "envs", "tasks", "skills", "prompts", "logs", "plugins", "doctor"]
+COMMAND_MODULES = ["iterate", "plan", "code", "learn", "run", "envs", "tasks", "skills", "models", "prompts", "logs", "plugins", "doctor"]
 
 app = typer.Typer(
     name="rlgpt",
