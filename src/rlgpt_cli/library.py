@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import datetime
 import hashlib
 import io
 import json
@@ -47,6 +46,7 @@ from typing import TYPE_CHECKING, Callable
 from rlgpt_cli.atomic import _fsync_dir, atomic_write
 from rlgpt_cli.errors import LibraryError, NotFound, SandboxError, nearest
 from rlgpt_cli.hookspecs import hookimpl
+from rlgpt_cli.store import iso_utc
 
 if TYPE_CHECKING:  # RestrictedPython loads only when code is checked or run
     from rlgpt_cli import sandbox
@@ -213,7 +213,7 @@ def _load_weights(data: bytes, name: str) -> dict:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return iso_utc(time.time())
 
 
 # ---------------------------------------------------------------------------------------
@@ -333,9 +333,11 @@ class Library:
             problem = exc.message if isinstance(exc, LibraryError) else str(exc)
             return Skill(name=name, version=1, kind="code", world="", description="", provenance={"source": "builtin"},
                          status="broken", problem=f"built-in skill {path}: {problem}")
-        # Built-in code skills sit directly in the pack folder: give them a private view.
+        # Built-in code skills sit directly in the pack folder: give them a private view. Their
+        # created_at is their file's time: when this copy of the package was built or installed.
         return _BuiltinSkill(
             **meta, version=1, kind=kind, provenance={"source": "builtin"}, sha256=content_hash(files),
+            created_at=iso_utc((path if kind == "code" else path / "skill.json").stat().st_mtime),
             path=path if kind == "policy" else path.parent, best=True, builtin_file=path if kind == "code" else None,
         )
 

@@ -19,6 +19,7 @@ class AppState:
     json: bool = False
     verbose: bool = False
     quiet: bool = False
+    run_id: int | None = None  # the run this command records in the run store, if it records one
 
 
 def _default(value: Any) -> Any:
@@ -42,7 +43,12 @@ def console(stderr: bool = False):
 
 
 def emit(state: AppState, data: Any, human: Callable[[Any], None] | None = None) -> None:
-    """Print a command's result: JSON on stdout with --json, else the human renderer."""
+    """Print a command's result: JSON on stdout with --json, else the human renderer.
+
+    A command that records a run puts its ``run_id`` in its JSON (for ``rlgpt logs show``).
+    """
+    if state.run_id is not None and isinstance(data, dict) and "run_id" not in data:
+        data = {"run_id": state.run_id, **data}
     if state.json:
         sys.stdout.write(dumps(data) + "\n")
     elif human is not None:
@@ -57,12 +63,18 @@ def info(state: AppState, message: str) -> None:
         console(stderr=True).print(message)
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+def table(title: str | None, columns: list[str], rows: list[list[Any]], compact: bool = False) -> None:
+    """A rich table on stdout; ``compact``: rules instead of boxes, for listings that must fit
+    80 columns (the first column is never wrapped)."""
+    from rich import box
     from rich.table import Table
 
-    t = Table(title=title, show_lines=False)
-    for col in columns:
-        t.add_column(col)
+    if compact:
+        t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    else:
+        t = Table(title=title, show_lines=False)
+    for i, col in enumerate(columns):
+        t.add_column(col, no_wrap=compact and i == 0)
     for row in rows:
         t.add_row(*["" if v is None else str(v) for v in row])
     console().print(t)

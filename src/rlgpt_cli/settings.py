@@ -117,12 +117,11 @@ def read_models(home: Path) -> dict:
 
 def write_models(home: Path, data: dict) -> Path:
     """Save ``data`` (as ``read_models`` returns it), atomically: a crash leaves the old file."""
+    from rlgpt_cli.atomic import atomic_write
+
     path = home / MODELS_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps({"default": data["default"], "aliases": dict(sorted(data["aliases"].items()))},
-                              indent=2) + "\n")
-    os.replace(tmp, path)
+    text = json.dumps({"default": data["default"], "aliases": dict(sorted(data["aliases"].items()))}, indent=2)
+    atomic_write(path, (text + "\n").encode())
     return path
 
 

@@ -8,6 +8,7 @@ recorded in the ``migrations`` table, so an existing database upgrades in place.
 from __future__ import annotations
 
 import contextvars
+import datetime
 import json
 import sqlite3
 import time
@@ -122,13 +123,23 @@ def m005_model_call_conversation(db: sqlite3.Connection) -> None:
         db.execute(f"ALTER TABLE model_calls ADD COLUMN {column} TEXT")
 
 
+def iso_utc(stamp: float) -> str:
+    """A Unix time as rlgpt shows every time: ISO 8601 in UTC, to the second."""
+    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    """A row as commands print it: JSON columns parsed, times (``*_at``, stored as Unix
+    seconds) in ISO 8601 UTC."""
     if row is None:
         return None
     out = dict(row)
     for key in ("args", "config", "seeds", "details", "plan", "messages"):
         if isinstance(out.get(key), str):
             out[key] = json.loads(out[key])
+    for key, value in out.items():
+        if key.endswith("_at") and isinstance(value, (int, float)):
+            out[key] = iso_utc(value)
     return out
 
 

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 
 from rlgpt_cli.commands import open_store, state
 from rlgpt_cli.output import console, emit, table
 
 logs_app = typer.Typer(help="Runs, model calls and their cost, from the run store.", no_args_is_help=True)
-
-
-def _when(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
 
 
 @logs_app.command("list")
@@ -27,8 +21,9 @@ def list_(ctx: typer.Context, limit: int = typer.Option(20, "--limit", "-n", min
         table(
             None,
             ["id", "command", "status", "exit", "started", "model calls", "cost $"],
-            [[r["id"], r["command"], r["status"], r["exit_code"], _when(r["started_at"]),
+            [[r["id"], r["command"], r["status"], r["exit_code"], r["started_at"],
               r["model_calls"], f"{r['cost_usd']:.4f}"] for r in rows],
+            compact=True,
         )
 
     emit(st, runs, human)
@@ -73,7 +68,7 @@ def show(ctx: typer.Context, run_id: int = typer.Argument(..., metavar="ID", hel
     def human(r):
         c = console()
         c.print(f"[bold]run {r['id']}[/bold]  {r['command']}  status={r['status']} exit={r['exit_code']}")
-        c.print(f"started {_when(r['started_at'])}  ended {_when(r['ended_at'])}")
+        c.print(f"started {r['started_at']}  ended {r['ended_at'] or '-'}")
         c.print(f"args {r['args']}", markup=False)
         if r["message"]:
             c.print(f"message: {r['message']}", markup=False)
