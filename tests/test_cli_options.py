@@ -25,16 +25,18 @@ def command():
         (["plan", "make", "-m", "offline/x"], ["-m", "offline/x", "plan", "make"]),
         (["plan", "x", "--model=openai/a"], ["--model=openai/a", "plan", "x"]),
         # nested commands, flags and values
-        (["skills", "list", "--json"], ["--json", "skills", "list"]),
-        (["logs", "show", "3", "--json", "-q"], ["--json", "-q", "logs", "show", "3"]),
+        (["skills", "--json", "list", "-v"], ["--json", "-v", "skills", "list"]),
+        (["logs", "show", "3", "-q", "--seed=1"], ["-q", "--seed=1", "logs", "show", "3"]),
+        # every command lists --json among its own options, and takes it there
+        (["logs", "show", "3", "--json"], ["logs", "show", "3", "--json"]),
         (["plan", "x", "--seed", "4", "--timeout", "5"], ["--seed", "4", "--timeout", "5", "plan", "x"]),
         # a command's own option of the same name stays its own
-        (["learn", "--seed", "3", "-s", "harvest_log", "--json"], ["--json", "learn", "--seed", "3", "-s", "harvest_log"]),
+        (["learn", "--seed", "3", "-s", "harvest_log", "-q"], ["-q", "learn", "--seed", "3", "-s", "harvest_log"]),
         (["tasks", "list", "--world", "minedojo", "-m", "x"], ["-m", "x", "tasks", "list", "--world", "minedojo"]),
         (["skills", "show", "craft", "--version", "2", "-w", "crafter"],
          ["-w", "crafter", "skills", "show", "craft", "--version", "2"]),
         # an own option's value is never taken for a global option
-        (["run", "x", "--seeds", "--json"], ["run", "x", "--seeds", "--json"]),
+        (["run", "x", "--seeds", "-q"], ["run", "x", "--seeds", "-q"]),
         # nothing moves after `--`, or when the command is unknown, or in front
         (["plan", "--", "-m", "x"], ["plan", "--", "-m", "x"]),
         (["no-such", "--json"], ["no-such", "--json"]),
@@ -137,3 +139,41 @@ def test_num_ctx_is_noted_as_ignored_for_other_models(cli):
     assert r.exit_code == 0
     assert "note: --num-ctx applies to ollama/ and ollama_chat/ models only; ignored for openai/gpt-4o" in r.stderr
     assert "note" not in cli("logs", "list", "--num-ctx", "4096", "-m", "ollama/llama3").stderr
+
+
+def test_help_is_readable_and_lists_json(cli):
+    plan = cli("plan", "--help").stdout
+    assert "Usage: rlgpt plan [OPTIONS] TASK..." in plan
+    assert "<list[str]>" not in plan and "{words}" not in plan and "<bool>" not in plan
+    assert "--max-cost MAX_COST" in plan and "--json" in plan and "-m/--model" in plan
+    for args in (["skills", "list"], ["logs", "show"], ["tasks", "show"], ["models", "alias"], ["doctor"]):
+        text = cli(*args, "--help").stdout
+        assert "--json" in text and "<bool>" not in text, args
+    assert "[NAME]" in cli("models", "default", "--help").stdout
+    top = cli("--help").stdout
+    assert "--timeout SECONDS" in top and "<bool>" not in top and "<str>" not in top
+
+
+def test_json_given_to_the_subcommand_itself(capsys):
+    from rlgpt_cli.cli import build_command
+
+    # parsed by the subcommand (no argv rewriting), it still switches to JSON
+    build_command().main(["tasks", "show", "collect", "wood", "--json"], prog_name="rlgpt", standalone_mode=False)
+    assert json.loads(capsys.readouterr().out)["name"] == "collect_wood"
+
+
+def test_tasks_show_takes_several_words(cli):
+    assert cli("tasks", "show", "obtain", "diamond", "--json").json()["name"] == "collect_diamond"
+    assert cli("tasks", "show", "obtain diamond", "--json").json()["kind"] == "achievement"
+
+
+def test_tasks_list_is_grouped_and_fits_80_columns(cli):
+    out = cli("tasks", "list").stdout
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    total = len(cli("tasks", "list", "--json").json())
+    assert len(lines) < total + 20  # one line per task, plus a heading and a header per group
+    for heading in ("crafter: achievement tasks (22)", "crafter: composite tasks", "minedojo: item tasks"):
+        assert heading in out
+    kinds = {t["name"]: t["kind"] for t in cli("tasks", "list", "-w", "crafter", "--json").json()}
+    assert kinds["collect_wood"] == "achievement" and kinds["all_achievements"] == "composite"
