@@ -177,3 +177,16 @@ def test_tasks_list_is_grouped_and_fits_80_columns(cli):
         assert heading in out
     kinds = {t["name"]: t["kind"] for t in cli("tasks", "list", "-w", "crafter", "--json").json()}
     assert kinds["collect_wood"] == "achievement" and kinds["all_achievements"] == "composite"
+
+
+def test_fast_paths_import_nothing_heavy():
+    import subprocess
+    import sys
+
+    heavy = ["pydantic", "markdown_it", "rich.markdown", "rich.traceback", "torch", "litellm", "typer.rich_utils"]
+    code = ("import sys\nfrom rlgpt_cli.cli import main\n"
+            "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+            f"sys.stderr.write('HEAVY=' + ','.join(m for m in {heavy!r} if m in sys.modules) + '\\n')\n")
+    for args in (["--help"], ["--version"], ["skills", "list"], ["plan", "--help"], ["logs", "list"]):
+        r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+        assert [ln for ln in r.stderr.splitlines() if ln.startswith("HEAVY=")] == ["HEAVY="], (args, r.stderr[-2000:])

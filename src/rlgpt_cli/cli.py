@@ -7,6 +7,7 @@ theirs through the ``register_commands`` hook. Nothing heavy is imported here so
 
 from __future__ import annotations
 
+import enum
 import importlib
 import os
 import sys
@@ -44,10 +45,10 @@ def main_options(
     json_: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="More detail; tracebacks on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or diagnostics on stderr."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="litellm model name (env RLGPT_MODEL; default rlgpt/offline, the built-in offline planner)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="A litellm model (provider/model) or an alias (env RLGPT_MODEL; default: `rlgpt models default`, else rlgpt/offline, the built-in offline planner)."),
     world: Optional[str] = typer.Option(None, "--world", "-w", "--env", "-e", help="World (env RLGPT_WORLD; default crafter; --env is an alias)."),
-    library: Optional[str] = typer.Option(None, "--library", help="Skill library directory (env RLGPT_LIBRARY; default RLGPT_HOME/library)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (env RLGPT_SEED; default 0)."),
+    library: Optional[str] = typer.Option(None, "--library", metavar="DIR", help="Skill library directory (env RLGPT_LIBRARY; default RLGPT_HOME/library)."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed (env RLGPT_SEED; default 0)."),
     timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=LIMITS["timeout"][0], max=LIMITS["timeout"][1], help="Seconds to wait for each model request (env RLGPT_TIMEOUT; default 60)."),
     retries: Optional[int] = typer.Option(None, "--retries", metavar="N", min=LIMITS["retries"][0], max=LIMITS["retries"][1], help="Retries after a rate limit, server fault or timeout (env RLGPT_RETRIES; default 3)."),
     num_ctx: Optional[int] = typer.Option(None, "--num-ctx", metavar="N", min=LIMITS["num_ctx"][0], max=LIMITS["num_ctx"][1], help="Context size in tokens for ollama/ and ollama_chat/ models (env RLGPT_NUM_CTX; default: the server's)."),
@@ -144,6 +145,47 @@ def hoist_global_options(command, argv: list[str]) -> list[str]:
     return hoisted + kept
 
 
+class _Coercion:
+    """Typer's coercion of one parameter's value, built only when a value needs it.
+
+    Typer 0.29 builds a pydantic TypeAdapter for every parameter it parses, missing values
+    and defaults included, and importing pydantic is about a third of a fast command's start.
+    A missing value, a default already of the declared type, or text for a text parameter
+    passes as it is (what the adapter would return); anything else goes to Typer's own.
+    """
+
+    def __init__(self, param):
+        self.param = param
+        self.typer = None
+
+    def _as_is(self, value):
+        desc = self.param.type_descriptor
+        kind, info = desc.annotation, desc.parameter_info
+        if kind is str:
+            return value if isinstance(value, str) else None
+        if kind in (int, float) and type(value) is kind and not getattr(info, "clamp", False):
+            inside = (info.min is None or value >= info.min) and (info.max is None or value <= info.max)
+            return value if inside else None
+        if isinstance(kind, type) and issubclass(kind, enum.Enum) and isinstance(value, kind):
+            return value
+        if desc.is_list and getattr(kind, "__args__", None) == (str,) and isinstance(value, (list, tuple)) \
+                and all(isinstance(v, str) for v in value):
+            return list(value)
+        return None
+
+    def coerce(self, value, param, ctx):
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        same = self._as_is(value)
+        if same is not None:
+            return same
+        if self.typer is None:
+            from typer._coercion import build_runtime_param
+
+            self.typer = build_runtime_param(param.type_descriptor)
+        return self.typer.coerce(value, param=param, ctx=ctx)
+
+
 def _json_flag(ctx, param, value: bool) -> None:
     if value:
         ctx.find_root().obj.json = True
@@ -172,7 +214,17 @@ def _readable(command, root) -> None:
             return name if self.required else f"[{name}]"
 
     command.rich_markup_mode = None
+
+    def help_option(ctx, made=command.get_help_option):  # made on first use; coerced like the rest
+        option = made(ctx)
+        if option is not None and not isinstance(option._runtime_param, _Coercion):
+            option._runtime_param = _Coercion(option)
+        return option
+
+    command.get_help_option = help_option
     for param in command.params:
+        if hasattr(param, "type_descriptor"):
+            param._runtime_param = _Coercion(param)
         if isinstance(param, TyperArgument):
             param.metavar = param.metavar or param.name.upper()
             param.__class__ = Argument

@@ -35,10 +35,8 @@ import json
 import os
 import re
 import shutil
-import tarfile
 import time
 import uuid
-import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -46,7 +44,7 @@ from typing import TYPE_CHECKING, Callable
 from rlgpt_cli.atomic import _fsync_dir, atomic_write
 from rlgpt_cli.errors import LibraryError, NotFound, SandboxError, nearest
 from rlgpt_cli.hookspecs import hookimpl
-from rlgpt_cli.store import iso_utc
+from rlgpt_cli.times import iso_utc
 
 if TYPE_CHECKING:  # RestrictedPython loads only when code is checked or run
     from rlgpt_cli import sandbox
@@ -589,6 +587,9 @@ class Library:
         meta.update(name=skill.name, version=skill.version, format=MANIFEST_FORMAT)
         members = {ARCHIVE_META: json.dumps(meta, indent=2, sort_keys=True).encode(),
                    **{f"files/{n}": data for n, data in files.items()}}
+        import tarfile  # archives only here and in reading them: not on every command's start
+        import zipfile
+
         path = Path(path)
         buffer = io.BytesIO()
         if path.name.endswith(".zip"):
@@ -691,6 +692,9 @@ def _read_archive(path: Path) -> dict[str, bytes]:
         limit = MAX_WEIGHTS_BYTES if name.endswith(".pt") else MAX_TEXT_BYTES
         if size > limit:
             raise LibraryError(f"{path}: archive member {name!r} is too large ({size} bytes)")
+
+    import tarfile
+    import zipfile
 
     members: dict[str, bytes] = {}
     try:

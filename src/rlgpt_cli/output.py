@@ -63,6 +63,29 @@ def info(state: AppState, message: str) -> None:
         console(stderr=True).print(message)
 
 
+def cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, shortened with "…"."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def columns(header: list[str], rows: list[list[Any]], indent: int = 0) -> None:
+    """Rows as aligned plain-text columns on stdout, one line each, within the terminal's width
+    (80 columns when piped): every column whole but the last, which is shortened with "…".
+
+    Plain text, not a rich table: listings that must start fast (``skills list``) skip
+    importing and running rich's layout."""
+    import shutil
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    cells = [header, *[["" if v is None else str(v) for v in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header) - 1)]
+    out = []
+    for row in cells:
+        line = " " * indent + "  ".join(v.ljust(w) for v, w in zip(row, widths))
+        out.append(cut(f"{line}  {row[-1]}" if widths else row[-1], width).rstrip())
+    sys.stdout.write("\n".join(out) + "\n")
+
+
 def table(title: str | None, columns: list[str], rows: list[list[Any]], compact: bool = False) -> None:
     """A rich table on stdout; ``compact``: rules instead of boxes, for listings that must fit
     80 columns (the first column is never wrapped)."""

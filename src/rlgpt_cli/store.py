@@ -8,7 +8,6 @@ recorded in the ``migrations`` table, so an existing database upgrades in place.
 from __future__ import annotations
 
 import contextvars
-import datetime
 import json
 import sqlite3
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rlgpt_cli.errors import ExitCode, NotFound, RlgptError
+from rlgpt_cli.times import iso_utc
 
 # The run that model calls and training records attach to, set by the CLI per command.
 current_run: contextvars.ContextVar[int | None] = contextvars.ContextVar("current_run", default=None)
@@ -121,11 +121,6 @@ def m005_model_call_conversation(db: sqlite3.Connection) -> None:
     # Calls recorded before this migration have NULL here.
     for column in ("messages", "response", "served_model"):
         db.execute(f"ALTER TABLE model_calls ADD COLUMN {column} TEXT")
-
-
-def iso_utc(stamp: float) -> str:
-    """A Unix time as rlgpt shows every time: ISO 8601 in UTC, to the second."""
-    return datetime.datetime.fromtimestamp(stamp, datetime.timezone.utc).isoformat(timespec="seconds")
 
 
 def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:

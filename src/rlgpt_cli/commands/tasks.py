@@ -7,7 +7,7 @@ from typing import List, Optional
 import typer
 
 from rlgpt_cli.commands import state
-from rlgpt_cli.output import console, emit
+from rlgpt_cli.output import columns, console, cut, emit
 
 tasks_app = typer.Typer(help="The task catalogue: achievements, composite tasks, aliases.", no_args_is_help=True)
 
@@ -27,32 +27,20 @@ def _goal(task: dict) -> str:
     return " + ".join(parts) if len(parts) <= 3 else f"{len(parts)} conditions"
 
 
-def _cut(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
-
-
 def render_list(rows: list[dict]) -> None:
-    """One section per world and kind, one line per task, cut to the terminal's width
-    (80 columns when piped): names and budgets whole, the rest shortened with "…"."""
-    c = console()
-    width = c.width
+    """One section per world and kind, one line per task within the terminal's width."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for t in rows:
         groups.setdefault((t["world"], t["kind"]), []).append(t)
     for n, ((world, kind), tasks) in enumerate(sorted(groups.items())):
-        name_width = max(len(t["name"]) for t in tasks)
-        goals = {t["name"]: _goal(t) for t in tasks}
-        goal_width = min(max(len(g) for g in goals.values()), 24)
-        if n:
-            c.print()
-        c.print(f"[bold]{world}: {kind} tasks[/bold] ({len(tasks)})")
-        head = f"  {'name':<{name_width}}  {'budget':>6}  " + (f"{'success':<{goal_width}}  " if goal_width else "")
-        c.print(_cut(head + "description", width), style="dim", markup=False)
-        for t in tasks:
-            line = f"  {t['name']:<{name_width}}  {t['max_steps']:>6}  "
-            if goal_width:
-                line += f"{_cut(goals[t['name']], goal_width):<{goal_width}}  "
-            c.print(_cut(line + t["description"], width), markup=False)
+        goals = [cut(_goal(t), 24) for t in tasks]
+        print(("\n" if n else "") + f"{world}: {kind} tasks ({len(tasks)})")
+        if any(goals):
+            columns(["name", "budget", "success", "description"],
+                    [[t["name"], t["max_steps"], g, t["description"]] for t, g in zip(tasks, goals)], indent=2)
+        else:
+            columns(["name", "budget", "description"], [[t["name"], t["max_steps"], t["description"]] for t in tasks],
+                    indent=2)
 
 
 @tasks_app.command("list")
