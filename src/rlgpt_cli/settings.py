@@ -45,7 +45,7 @@ PROVIDERS = [
     ("groq", "GROQ_API_KEY", "groq/llama-3.1-70b-versatile"),
     ("deepseek", "DEEPSEEK_API_KEY", "deepseek/deepseek-chat"),
     ("openrouter", "OPENROUTER_API_KEY", "openrouter/openai/gpt-4o"),
-    ("together_ai", "TOGETHERAI_API_KEY", "together_ai/meta-llama/Llama-3-70b-chat-hf"),
+    ("together_ai", "TOGETHERAI_API_KEY", "together_ai/deepseek-ai/DeepSeek-V3"),
     ("azure", "AZURE_API_KEY", "azure/DEPLOYMENT"),
     ("ollama", "OLLAMA_API_BASE", "ollama_chat/llama3.1"),
 ]

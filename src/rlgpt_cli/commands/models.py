@@ -9,7 +9,7 @@ import typer
 
 from rlgpt_cli.commands import state
 from rlgpt_cli.errors import NotFound, UsageError, nearest
-from rlgpt_cli.output import console, emit
+from rlgpt_cli.output import columns, console, emit
 from rlgpt_cli.settings import (
     MODELS_FILE,
     OFFLINE_MODEL,
@@ -41,8 +41,8 @@ def list_(ctx: typer.Context) -> None:
     st = state(ctx)
     stored = read_models(st.settings.home)
     data = {
-        "offline": {"model": OFFLINE_MODEL, "description": "built-in offline planner, not an LLM: "
-                    "deterministic answers to rlgpt's own prompts, free, no network"},
+        "offline": {"model": OFFLINE_MODEL,
+                    "description": "built-in offline planner (not an LLM): deterministic, free, no network"},
         "providers": [{"provider": provider, "variable": var, "configured": bool(os.environ.get(var)),
                        "example": example} for provider, var, example in PROVIDERS],
         # Plugins that add providers; naming their prefixes would mean importing litellm (seconds).
@@ -56,10 +56,10 @@ def list_(ctx: typer.Context) -> None:
         c = console()
         c.print("[bold]offline[/bold]")
         c.print(f"  {d['offline']['model']}  {d['offline']['description']}", markup=False)
-        c.print("[bold]providers[/bold] (key in the environment: set or not set; values are never shown)")
-        for p in d["providers"]:
-            mark = "set" if p["configured"] else "not set"
-            c.print(f"  {p['provider']:<12} {p['variable']:<19} {mark:<8} e.g. {p['example']}", markup=False)
+        c.print("[bold]providers[/bold] (whether the variable is set; values are never shown)")
+        columns(["provider", "variable", "set", "example"],
+                [[p["provider"], p["variable"], "yes" if p["configured"] else "no", p["example"]]
+                 for p in d["providers"]], indent=2)
         if d["model_plugins"]:
             c.print("[bold]plugins adding providers[/bold]  " + ", ".join(d["model_plugins"]))
         c.print("[bold]aliases[/bold]" + ("" if d["aliases"] else "  none (rlgpt models alias NAME MODEL)"))
