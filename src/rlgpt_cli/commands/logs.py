@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from rlgpt_cli.commands import open_store, state
-from rlgpt_cli.output import console, emit, table
+from rlgpt_cli.output import columns, console, emit
 
 logs_app = typer.Typer(help="Runs, model calls and their cost, from the run store.", no_args_is_help=True)
 
@@ -18,13 +18,9 @@ def list_(ctx: typer.Context, limit: int = typer.Option(20, "--limit", "-n", min
     runs = store.list_runs(limit)
 
     def human(rows):
-        table(
-            None,
-            ["id", "command", "status", "exit", "started", "model calls", "cost $"],
-            [[r["id"], r["command"], r["status"], r["exit_code"], r["started_at"],
-              r["model_calls"], f"{r['cost_usd']:.4f}"] for r in rows],
-            compact=True,
-        )
+        columns(["id", "command", "status", "exit", "started", "model calls", "cost $"],
+                [[r["id"], r["command"], r["status"], r["exit_code"], r["started_at"], r["model_calls"],
+                  f"{r['cost_usd']:.4f}"] for r in rows])
 
     emit(st, runs, human)
 
