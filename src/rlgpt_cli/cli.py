@@ -14,6 +14,7 @@ import sys
 from typing import Optional
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from rlgpt_cli import __version__
 from rlgpt_cli.errors import ExitCode, RlgptError
@@ -119,8 +120,6 @@ def hoist_global_options(command, argv: list[str]) -> list[str]:
     options are skipped, so a task's words are never taken for options or their values;
     nothing after ``--`` moves.
     """
-    from typer.core import TyperGroup
-
     root = _options(command)
     hoisted: list[str] = []
     kept: list[str] = []
@@ -191,27 +190,30 @@ def _json_flag(ctx, param, value: bool) -> None:
         ctx.find_root().obj.json = True
 
 
-def _readable(command, root) -> None:
-    """Plain, readable help for ``command`` and its subcommands, and ``--json`` on each.
+class _Argument(TyperArgument):
+    """An argument shown as ``TASK...`` or ``[NAME]``, without Typer's ``<list[str]>``."""
+
+    def display_type_rich(self, ctx):  # the help text says what it is
+        return None
+
+    def _rich_display_name(self) -> str:
+        return self.display_name_raw + ("..." if self.nargs != 1 else "")
+
+    def _usage_display_name(self) -> str:
+        name = self._rich_display_name()
+        return name if self.required else f"[{name}]"
+
+
+def _prepare(command, root) -> None:
+    """Finish ``command`` and its subcommands: plain readable help, lazy coercion, ``--json``.
 
     Plain: Typer's rich help imports rich's markdown and traceback modules (~0.25 s at every
     ``--help``). Readable: ``TASK...`` rather than ``{words}... <list[str]>``, ``--limit
     LIMIT`` rather than ``--limit <int range>`` (ranges are still stated after the help).
+    Every leaf command lists and parses the global ``--json`` and names the other global
+    options in its help.
     """
     import copy
-
-    from typer.core import TyperArgument, TyperGroup
-
-    class Argument(TyperArgument):
-        def display_type_rich(self, ctx):  # the help text says what it is
-            return None
-
-        def _rich_display_name(self) -> str:
-            return self.display_name_raw + ("..." if self.nargs != 1 else "")
-
-        def _usage_display_name(self) -> str:
-            name = self.display_name_raw + ("..." if self.nargs != 1 else "")
-            return name if self.required else f"[{name}]"
 
     command.rich_markup_mode = None
 
@@ -227,13 +229,13 @@ def _readable(command, root) -> None:
             param._runtime_param = _Coercion(param)
         if isinstance(param, TyperArgument):
             param.metavar = param.metavar or param.name.upper()
-            param.__class__ = Argument
+            param.__class__ = _Argument
         elif param.param_type_name == "option" and not param.is_flag and param.metavar is None \
                 and not getattr(param.type_descriptor, "is_choice", False):
             param.metavar = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
-            _readable(sub, root)
+            _prepare(sub, root)
         return
     own = _options(command)
     if "--json" not in own:  # the global flag, also listed (and parsed) here
@@ -256,7 +258,7 @@ def build_command():
     from typer.main import get_command
 
     command = get_command(app)
-    _readable(command, command)
+    _prepare(command, command)
     return command
 
 
