@@ -29,6 +29,7 @@ class Reply:
     prompt_tokens: int = 10
     completion_tokens: int = 5
     error: str = "scripted failure"
+    model: str | None = None  # the model name the server reports (default: the one asked for)
 
 
 class FakeOpenAI:
@@ -58,7 +59,7 @@ class FakeOpenAI:
                         "id": f"chatcmpl-fake-{n}",
                         "object": "chat.completion",
                         "created": int(time.time()),
-                        "model": body.get("model", "fake"),
+                        "model": reply.model or body.get("model", "fake"),
                         "choices": [
                             {
                                 "index": 0,

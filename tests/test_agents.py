@@ -85,7 +85,7 @@ def test_code_command_adds_a_working_skill(cli):
     assert report["skill"]["metrics"]["seeds"] == report["seeds"]
     listed = {s["name"]: s for s in cli("--json", "skills", "list").json()}
     assert listed["place_table"]["provenance"]["model"] == "rlgpt/offline"
-    calls = cli("--json", "logs", "show", str(cli("--json", "logs", "list").json()[0]["id"])).json()["model_calls"]
+    calls = cli("--json", "logs", "show", str(cli("--json", "logs", "list").json()[0]["id"])).json()["calls"]
     assert {c["prompt"] for c in calls} >= {"slow_agent", "fast_agent_code", "critic"}
 
 

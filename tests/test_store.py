@@ -47,7 +47,7 @@ def test_run_lifecycle_and_model_call_totals(tmp_path):
     run = s.get_run(run_id)
     assert run["status"] == "failed" and run["exit_code"] == 6
     assert run["cost_usd"] == pytest.approx(0.75)
-    assert [c["prompt"] for c in run["model_calls"]] == ["fast_agent_code", "critic"]
+    assert [c["prompt"] for c in run["calls"]] == ["fast_agent_code", "critic"]
     listed = s.list_runs()[0]
     assert listed["model_calls"] == 2 and listed["cost_usd"] == pytest.approx(0.75)
     with pytest.raises(NotFound):

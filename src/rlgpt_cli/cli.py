@@ -7,20 +7,22 @@ theirs through the ``register_commands`` hook. Nothing heavy is imported here so
 
 from __future__ import annotations
 
+import enum
 import importlib
 import os
 import sys
 from typing import Optional
 
 import typer
+from typer.core import TyperArgument, TyperGroup
 
 from rlgpt_cli import __version__
 from rlgpt_cli.errors import ExitCode, RlgptError
 from rlgpt_cli.output import AppState
-from rlgpt_cli.settings import Settings
+from rlgpt_cli.settings import LIMITS, OLLAMA_PREFIXES, Settings
 
 # Built-in command modules, in the order `rlgpt --help` lists them.
-COMMAND_MODULES = ["iterate", "plan", "code", "learn", "run", "envs", "tasks", "skills", "prompts", "logs", "plugins", "doctor"]
+COMMAND_MODULES = ["iterate", "plan", "code", "learn", "run", "envs", "tasks", "skills", "models", "prompts", "logs", "plugins", "doctor"]
 
 app = typer.Typer(
     name="rlgpt",
@@ -44,20 +46,23 @@ def main_options(
     json_: bool = typer.Option(False, "--json", help="Print exactly one JSON document on stdout."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="More detail; tracebacks on errors."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress or diagnostics on stderr."),
-    model: Optional[str] = typer.Option(None, "--model", "-m", help="litellm model name (env RLGPT_MODEL; default rlgpt/offline, the built-in offline planner)."),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="A litellm model (provider/model) or an alias (env RLGPT_MODEL; default: `rlgpt models default`, else rlgpt/offline, the built-in offline planner)."),
     world: Optional[str] = typer.Option(None, "--world", "-w", "--env", "-e", help="World (env RLGPT_WORLD; default crafter; --env is an alias)."),
-    library: Optional[str] = typer.Option(None, "--library", help="Skill library directory (env RLGPT_LIBRARY; default RLGPT_HOME/library)."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (env RLGPT_SEED; default 0)."),
+    library: Optional[str] = typer.Option(None, "--library", metavar="DIR", help="Skill library directory (env RLGPT_LIBRARY; default RLGPT_HOME/library)."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Random seed (env RLGPT_SEED; default 0)."),
+    timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=LIMITS["timeout"][0], max=LIMITS["timeout"][1], help="Seconds to wait for each model request (env RLGPT_TIMEOUT; default 60)."),
+    retries: Optional[int] = typer.Option(None, "--retries", metavar="N", min=LIMITS["retries"][0], max=LIMITS["retries"][1], help="Retries after a rate limit, server fault or timeout (env RLGPT_RETRIES; default 3)."),
+    num_ctx: Optional[int] = typer.Option(None, "--num-ctx", metavar="N", min=LIMITS["num_ctx"][0], max=LIMITS["num_ctx"][1], help="Context size in tokens for ollama/ and ollama_chat/ models (env RLGPT_NUM_CTX; default: the server's)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """RL-GPT: a slow agent plans, a fast agent writes code or RL configurations, a critic
     feeds back, and every code skill or trained policy lands in a reusable skill library."""
-    ctx.obj = AppState(
-        settings=Settings.resolve(model=model, world=world, library=library, seed=seed),
-        json=json_,
-        verbose=verbose,
-        quiet=quiet,
-    )
+    settings = Settings.resolve(model=model, world=world, library=library, seed=seed, timeout=timeout,
+                                retries=retries, num_ctx=num_ctx)
+    if settings.num_ctx and not settings.model.startswith(OLLAMA_PREFIXES) and not quiet:
+        sys.stderr.write(f"note: --num-ctx applies to ollama/ and ollama_chat/ models only; "
+                         f"ignored for {settings.model}\n")
+    ctx.obj = AppState(settings=settings, json=json_, verbose=verbose, quiet=quiet)
 
 
 def _register_commands() -> None:
@@ -67,46 +72,215 @@ def _register_commands() -> None:
 
 _register_commands()
 
-# Global options that take a value: skipped when looking for the subcommand's name.
-VALUE_OPTIONS = ("--model", "-m", "--world", "-w", "--env", "-e", "--library", "--seed")
+# Global options that stay in front of the subcommand: they act at once (eager) or only
+# make sense for the whole program.
+NOT_HOISTED = ("--help", "-h", "--version", "--install-completion", "--show-completion")
 _plugin_commands_added = False
 
 
-def _command_word(argv: list[str]) -> str | None:
+def _options(command) -> dict[str, bool]:
+    """A command's option names, each mapped to whether it takes a value."""
+    return {name: not (getattr(p, "is_flag", False) or getattr(p, "count", False))
+            for p in command.params if p.param_type_name == "option"
+            for name in (*p.opts, *p.secondary_opts)}
+
+
+def _split(arg: str) -> tuple[str, bool]:
+    """An option's name and whether its value is attached (``--model=x``)."""
+    if arg.startswith("--") and "=" in arg:
+        return arg.split("=", 1)[0], True
+    return arg, False
+
+
+def _command_word(argv: list[str], command=None) -> str | None:
     """The subcommand ``argv`` names, or None (``rlgpt``, ``rlgpt --help``)."""
+    options = _options(command if command is not None else build_command())
     args = iter(argv)
     for arg in args:
         if arg == "--":
             return next(args, None)
-        if arg in VALUE_OPTIONS:
-            next(args, None)
+        name, attached = _split(arg)
+        if options.get(name) and not attached:
+            next(args, None)  # --world's value is never the command's name
         elif not arg.startswith("-"):
             return arg
     return None
 
 
-def add_plugin_commands(argv: list[str]) -> None:
+def _value(args) -> list[str]:
+    """The next argument (an option's value), if there is one."""
+    return [value] if (value := next(args, None)) is not None else []
+
+
+def hoist_global_options(command, argv: list[str]) -> list[str]:
+    """Move global options written after the subcommand (``plan X --model M``) to the front.
+
+    A subcommand's own option of the same name stays its own (``learn --seed``,
+    ``tasks list --world``, ``skills show --version``); the values of the subcommand's
+    options are skipped, so a task's words are never taken for options or their values;
+    nothing after ``--`` moves.
+    """
+    root = _options(command)
+    hoisted: list[str] = []
+    kept: list[str] = []
+    current, args = command, iter(argv)
+    for arg in args:
+        if arg == "--":
+            kept += [arg, *args]
+            break
+        name, attached = _split(arg)
+        own = _options(current)
+        if current is not command and name in root and name not in own and name not in NOT_HOISTED:
+            hoisted += [arg, *_value(args)] if root[name] and not attached else [arg]
+            continue
+        kept.append(arg)
+        if own.get(name) and not attached:
+            kept += _value(args)
+        elif not arg.startswith("-") and isinstance(current, TyperGroup):
+            if arg not in current.commands:  # an unknown command: click reports it as it is
+                kept += list(args)
+                break
+            current = current.commands[arg]
+    return hoisted + kept
+
+
+class _Coercion:
+    """Typer's coercion of one parameter's value, built only when a value needs it.
+
+    Typer 0.29 builds a pydantic TypeAdapter for every parameter it parses, missing values
+    and defaults included, and importing pydantic is about a third of a fast command's start.
+    A missing value, a default already of the declared type, or text for a text parameter
+    passes as it is (what the adapter would return); anything else goes to Typer's own.
+    """
+
+    def __init__(self, param):
+        self.param = param
+        self.typer = None
+
+    def _as_is(self, value):
+        desc = self.param.type_descriptor
+        kind, info = desc.annotation, desc.parameter_info
+        if kind is str:
+            return value if isinstance(value, str) else None
+        if kind in (int, float) and type(value) is kind and not getattr(info, "clamp", False):
+            inside = (info.min is None or value >= info.min) and (info.max is None or value <= info.max)
+            return value if inside else None
+        if isinstance(kind, type) and issubclass(kind, enum.Enum) and isinstance(value, kind):
+            return value
+        if desc.is_list and getattr(kind, "__args__", None) == (str,) and isinstance(value, (list, tuple)) \
+                and all(isinstance(v, str) for v in value):
+            return list(value)
+        return None
+
+    def coerce(self, value, param, ctx):
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        same = self._as_is(value)
+        if same is not None:
+            return same
+        if self.typer is None:
+            from typer._coercion import build_runtime_param
+
+            self.typer = build_runtime_param(param.type_descriptor)
+        return self.typer.coerce(value, param=param, ctx=ctx)
+
+
+def _json_flag(ctx, param, value: bool) -> None:
+    if value:
+        ctx.find_root().obj.json = True
+
+
+class _Argument(TyperArgument):
+    """An argument shown as ``TASK...`` or ``[NAME]``, without Typer's ``<list[str]>``."""
+
+    def display_type_rich(self, ctx):  # the help text says what it is
+        return None
+
+    def _rich_display_name(self) -> str:
+        return self.display_name_raw + ("..." if self.nargs != 1 else "")
+
+    def _usage_display_name(self) -> str:
+        name = self._rich_display_name()
+        return name if self.required else f"[{name}]"
+
+
+def _prepare(command, root) -> None:
+    """Finish ``command`` and its subcommands: plain readable help, lazy coercion, ``--json``.
+
+    Plain: Typer's rich help imports rich's markdown and traceback modules (~0.25 s at every
+    ``--help``). Readable: ``TASK...`` rather than ``{words}... <list[str]>``, ``--limit
+    LIMIT`` rather than ``--limit <int range>`` (ranges are still stated after the help).
+    Every leaf command lists and parses the global ``--json`` and names the other global
+    options in its help.
+    """
+    import copy
+
+    command.rich_markup_mode = None
+
+    def help_option(ctx, made=command.get_help_option):  # made on first use; coerced like the rest
+        option = made(ctx)
+        if option is not None and not isinstance(option._runtime_param, _Coercion):
+            option._runtime_param = _Coercion(option)
+        return option
+
+    command.get_help_option = help_option
+    for param in command.params:
+        if hasattr(param, "type_descriptor"):
+            param._runtime_param = _Coercion(param)
+        if isinstance(param, TyperArgument):
+            param.metavar = param.metavar or param.name.upper()
+            param.__class__ = _Argument
+        elif param.param_type_name == "option" and not param.is_flag and param.metavar is None \
+                and not getattr(param.type_descriptor, "is_choice", False):
+            param.metavar = max(param.opts, key=len).lstrip("-").replace("-", "_").upper()
+    if isinstance(command, TyperGroup):
+        for sub in command.commands.values():
+            _prepare(sub, root)
+        return
+    own = _options(command)
+    if "--json" not in own:  # the global flag, also listed (and parsed) here
+        flag = copy.copy(next(p for p in root.params if "--json" in p.opts))
+        flag.expose_value, flag.callback = False, _json_flag
+        command.params.append(flag)
+    others = []
+    for param in root.params:
+        names = [*param.opts, *param.secondary_opts]
+        if param.param_type_name != "option" or set(names) & {*own, *NOT_HOISTED, "--json"}:
+            continue
+        short = [n for n in names if not n.startswith("--")]
+        others.append("/".join(short[:1] + [n for n in names if n.startswith("--")][:1]))
+    if command.epilog is None and others:
+        command.epilog = f"Global options work here too: {', '.join(others)} (see rlgpt --help)."
+
+
+def build_command():
+    """The click command for ``app`` as it stands (plugins may add commands to ``app``)."""
+    from typer.main import get_command
+
+    command = get_command(app)
+    _prepare(command, command)
+    return command
+
+
+def add_plugin_commands(argv: list[str], command) -> bool:
     """Let plugins attach their commands (the ``register_commands`` hook), once per process.
 
     Only when ``argv`` names a command that is not built in, or the shell is completing:
     loading plugins imports ``importlib.metadata`` and scans every installed distribution's
     entry points, about 30 ms, which would push ``rlgpt --help`` and the fast built-in
     commands past their 0.3 s goal. So ``rlgpt --help`` lists built-in commands only;
-    ``rlgpt plugins`` shows what plugins add.
+    ``rlgpt plugins`` shows what plugins add. True when commands were added.
     """
-    from typer.main import get_command_name
-
     global _plugin_commands_added
-    word = _command_word(argv)
-    builtin = {c.name or get_command_name(c.callback.__name__) for c in app.registered_commands} | \
-        {g.name for g in app.registered_groups}
+    word = _command_word(argv, command)
     completing = "_RLGPT_COMPLETE" in os.environ  # Typer's completion mode (words come from the env)
-    if _plugin_commands_added or not (completing or (word is not None and word not in builtin)):
-        return
+    if _plugin_commands_added or not (completing or (word is not None and word not in command.commands)):
+        return False
     _plugin_commands_added = True
     from rlgpt_cli import plugins
 
     plugins.register_commands(app)
+    return True
 
 
 def _fail(message: str, code: int) -> None:
@@ -114,27 +288,18 @@ def _fail(message: str, code: int) -> None:
     sys.exit(int(code))
 
 
-# Global flags that may also be written after the subcommand (`rlgpt tasks list --json`).
-HOISTED_FLAGS = ("--json", "-v", "--verbose", "-q", "--quiet")
-
-
-def hoist_global_flags(argv: list[str]) -> list[str]:
-    """Move global boolean flags in front of the subcommand, up to a `--` separator."""
-    end = argv.index("--") if "--" in argv else len(argv)
-    flags = [a for a in argv[:end] if a in HOISTED_FLAGS]
-    rest = [a for a in argv[:end] if a not in HOISTED_FLAGS]
-    return flags + rest + argv[end:]
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: maps every failure to one line and an exit code."""
     from typer.exceptions import Abort, TyperException
 
-    argv = hoist_global_flags(list(argv if argv is not None else sys.argv[1:]))
+    argv = list(argv if argv is not None else sys.argv[1:])
     verbose = any(a in ("-v", "--verbose") for a in argv)
     try:
-        add_plugin_commands(argv)
-        rv = app(args=argv, prog_name="rlgpt", standalone_mode=False)
+        command = build_command()
+        if add_plugin_commands(argv, command):
+            command = build_command()
+        argv = hoist_global_options(command, argv)
+        rv = command.main(args=argv, prog_name="rlgpt", standalone_mode=False)
     except RlgptError as exc:
         if verbose:
             import traceback

@@ -29,17 +29,14 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import datetime
 import hashlib
 import io
 import json
 import os
 import re
 import shutil
-import tarfile
 import time
 import uuid
-import zipfile
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -47,6 +44,7 @@ from typing import TYPE_CHECKING, Callable
 from rlgpt_cli.atomic import _fsync_dir, atomic_write
 from rlgpt_cli.errors import LibraryError, NotFound, SandboxError, nearest
 from rlgpt_cli.hookspecs import hookimpl
+from rlgpt_cli.times import iso_utc
 
 if TYPE_CHECKING:  # RestrictedPython loads only when code is checked or run
     from rlgpt_cli import sandbox
@@ -216,7 +214,7 @@ def _load_weights(data: bytes, name: str) -> dict:
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    return iso_utc(time.time())
 
 
 # ---------------------------------------------------------------------------------------
@@ -336,9 +334,11 @@ class Library:
             problem = exc.message if isinstance(exc, LibraryError) else str(exc)
             return Skill(name=name, version=1, kind="code", world="", description="", provenance={"source": "builtin"},
                          status="broken", problem=f"built-in skill {path}: {problem}")
-        # Built-in code skills sit directly in the pack folder: give them a private view.
+        # Built-in code skills sit directly in the pack folder: give them a private view. Their
+        # created_at is their file's time: when this copy of the package was built or installed.
         return _BuiltinSkill(
             **meta, version=1, kind=kind, provenance={"source": "builtin"}, sha256=content_hash(files),
+            created_at=iso_utc((path if kind == "code" else path / "skill.json").stat().st_mtime),
             path=path if kind == "policy" else path.parent, best=True, builtin_file=path if kind == "code" else None,
         )
 
@@ -590,6 +590,9 @@ class Library:
         meta.update(name=skill.name, version=skill.version, format=MANIFEST_FORMAT)
         members = {ARCHIVE_META: json.dumps(meta, indent=2, sort_keys=True).encode(),
                    **{f"files/{n}": data for n, data in files.items()}}
+        import tarfile  # archives only here and in reading them: not on every command's start
+        import zipfile
+
         path = Path(path)
         buffer = io.BytesIO()
         if path.name.endswith(".zip"):
@@ -692,6 +695,9 @@ def _read_archive(path: Path) -> dict[str, bytes]:
         limit = MAX_WEIGHTS_BYTES if name.endswith(".pt") else MAX_TEXT_BYTES
         if size > limit:
             raise LibraryError(f"{path}: archive member {name!r} is too large ({size} bytes)")
+
+    import tarfile
+    import zipfile
 
     members: dict[str, bytes] = {}
     try:

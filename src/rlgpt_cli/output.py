@@ -19,6 +19,7 @@ class AppState:
     json: bool = False
     verbose: bool = False
     quiet: bool = False
+    run_id: int | None = None  # the run this command records in the run store, if it records one
 
 
 def _default(value: Any) -> Any:
@@ -42,7 +43,12 @@ def console(stderr: bool = False):
 
 
 def emit(state: AppState, data: Any, human: Callable[[Any], None] | None = None) -> None:
-    """Print a command's result: JSON on stdout with --json, else the human renderer."""
+    """Print a command's result: JSON on stdout with --json, else the human renderer.
+
+    A command that records a run puts its ``run_id`` in its JSON (for ``rlgpt logs show``).
+    """
+    if state.run_id is not None and isinstance(data, dict) and "run_id" not in data:
+        data = {"run_id": state.run_id, **data}
     if state.json:
         sys.stdout.write(dumps(data) + "\n")
     elif human is not None:
@@ -57,12 +63,41 @@ def info(state: AppState, message: str) -> None:
         console(stderr=True).print(message)
 
 
-def table(title: str | None, columns: list[str], rows: list[list[Any]]) -> None:
+def cut(text: str, width: int) -> str:
+    """``text`` in at most ``width`` characters, shortened with "…"."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
+def columns(header: list[str], rows: list[list[Any]], indent: int = 0) -> None:
+    """Rows as aligned plain-text columns on stdout, one line each, within the terminal's width
+    (80 columns when piped): every column whole but the last, which is shortened with "…".
+
+    Plain text, not a rich table: listings that must start fast (``skills list``) skip
+    importing and running rich's layout."""
+    import shutil
+
+    width = shutil.get_terminal_size((80, 24)).columns
+    cells = [header, *[["" if v is None else str(v) for v in row] for row in rows]]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header) - 1)]
+    out = []
+    for row in cells:
+        line = " " * indent + "  ".join(v.ljust(w) for v, w in zip(row, widths))
+        out.append(cut(f"{line}  {row[-1]}" if widths else row[-1], width).rstrip())
+    sys.stdout.write("\n".join(out) + "\n")
+
+
+def table(title: str | None, columns: list[str], rows: list[list[Any]], compact: bool = False) -> None:
+    """A rich table on stdout; ``compact``: rules instead of boxes, for listings that must fit
+    80 columns (the first column is never wrapped)."""
+    from rich import box
     from rich.table import Table
 
-    t = Table(title=title, show_lines=False)
-    for col in columns:
-        t.add_column(col)
+    if compact:
+        t = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    else:
+        t = Table(title=title, show_lines=False)
+    for i, col in enumerate(columns):
+        t.add_column(col, no_wrap=compact and i == 0)
     for row in rows:
         t.add_row(*["" if v is None else str(v) for v in row])
     console().print(t)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rlgpt_cli.errors import ExitCode, NotFound, RlgptError
+from rlgpt_cli.times import iso_utc
 
 # The run that model calls and training records attach to, set by the CLI per command.
 current_run: contextvars.ContextVar[int | None] = contextvars.ContextVar("current_run", default=None)
@@ -113,13 +114,27 @@ def m004_plans(db: sqlite3.Connection) -> None:
     )
 
 
+@migration
+def m005_model_call_conversation(db: sqlite3.Connection) -> None:
+    # The conversation itself: the messages sent, the answer's text, and the model the
+    # provider says answered (which may differ from the one asked for: aliases, versions).
+    # Calls recorded before this migration have NULL here.
+    for column in ("messages", "response", "served_model"):
+        db.execute(f"ALTER TABLE model_calls ADD COLUMN {column} TEXT")
+
+
 def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
+    """A row as commands print it: JSON columns parsed, times (``*_at``, stored as Unix
+    seconds) in ISO 8601 UTC."""
     if row is None:
         return None
     out = dict(row)
-    for key in ("args", "config", "seeds", "details", "plan"):
+    for key in ("args", "config", "seeds", "details", "plan", "messages"):
         if isinstance(out.get(key), str):
             out[key] = json.loads(out[key])
+    for key, value in out.items():
+        if key.endswith("_at") and isinstance(value, (int, float)):
+            out[key] = iso_utc(value)
     return out
 
 
@@ -206,8 +221,10 @@ class Store:
         run = _row(self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
         if run is None:
             raise NotFound(f"no run with id {run_id}")
-        run["model_calls"] = self.model_calls(run_id)
-        run["cost_usd"] = sum(c["cost_usd"] for c in run["model_calls"])
+        # `model_calls` is a count here as in list_runs; the calls themselves are `calls`.
+        run["calls"] = self.model_calls(run_id)
+        run["model_calls"] = len(run["calls"])
+        run["cost_usd"] = sum(c["cost_usd"] for c in run["calls"])
         run["training_runs"] = [
             _row(r) for r in self.db.execute("SELECT * FROM training_runs WHERE run_id = ?", (run_id,))
         ]
@@ -229,6 +246,9 @@ class Store:
         cache_hit: bool = False,
         error: str | None = None,
         run_id: int | None = None,
+        messages: list[dict[str, Any]] | None = None,
+        response: str | None = None,
+        served_model: str | None = None,
     ) -> int:
         return self._insert(
             "model_calls",
@@ -243,6 +263,9 @@ class Store:
                 "cache_hit": int(cache_hit),
                 "error": error,
                 "created_at": time.time(),
+                "messages": messages,
+                "response": response,
+                "served_model": served_model,
             },
         )
 

@@ -15,7 +15,8 @@ def open_library(settings: Settings):
 def model_client(settings: Settings, store=None, max_cost: float | None = None, max_calls: int | None = None):
     from rlgpt_cli.models.client import ModelClient
 
-    return ModelClient(settings, store, max_cost=max_cost, max_calls=max_calls)
+    return ModelClient(settings, store, max_cost=max_cost, max_calls=max_calls, timeout=settings.timeout,
+                       retries=settings.retries, num_ctx=settings.num_ctx)
 
 
 def model_label(model: str) -> str:

@@ -13,13 +13,10 @@ import typer
 from rlgpt_cli import __version__
 from rlgpt_cli.commands import state
 from rlgpt_cli.output import console, emit
+from rlgpt_cli.settings import PROVIDERS
 
 # Provider key names litellm reads; we report which are set, never their values.
-API_KEY_VARS = [
-    "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GEMINI_API_KEY", "MISTRAL_API_KEY", "GROQ_API_KEY",
-    "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY", "TOGETHERAI_API_KEY", "AZURE_API_KEY", "OLLAMA_API_BASE",
-    "OPENAI_API_BASE",
-]
+API_KEY_VARS = [var for _, var, _ in PROVIDERS] + ["OPENAI_API_BASE"]
 
 
 def _version_of(module: str) -> str | None:

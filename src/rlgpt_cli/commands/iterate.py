@@ -46,7 +46,7 @@ def live_view(s: dict):
 
 def iterate(
     ctx: typer.Context,
-    words: Optional[List[str]] = typer.Argument(None, help='The task ("obtain diamond"); omit with --resume.'),
+    words: Optional[List[str]] = typer.Argument(None, metavar="TASK", help='The task ("obtain diamond"); omit with --resume.'),
     outer: int = typer.Option(3, "--outer", min=1, max=20, help="Outer-loop iterations (slow agent)."),
     inner: int = typer.Option(3, "--inner", min=1, max=10, help="Inner-loop attempts per sub-action (fast agent)."),
     episodes: int = typer.Option(5, "--episodes", "-n", min=1, max=100, help="Evaluation episodes per attempt."),

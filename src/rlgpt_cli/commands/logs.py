@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 
 from rlgpt_cli.commands import open_store, state
-from rlgpt_cli.output import console, emit, table
+from rlgpt_cli.output import columns, console, emit
 
 logs_app = typer.Typer(help="Runs, model calls and their cost, from the run store.", no_args_is_help=True)
-
-
-def _when(ts: float | None) -> str:
-    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else ""
 
 
 @logs_app.command("list")
@@ -24,38 +18,60 @@ def list_(ctx: typer.Context, limit: int = typer.Option(20, "--limit", "-n", min
     runs = store.list_runs(limit)
 
     def human(rows):
-        table(
-            None,
-            ["id", "command", "status", "exit", "started", "model calls", "cost $"],
-            [[r["id"], r["command"], r["status"], r["exit_code"], _when(r["started_at"]),
-              r["model_calls"], f"{r['cost_usd']:.4f}"] for r in rows],
-        )
+        columns(["id", "command", "status", "exit", "started", "model calls", "cost $"],
+                [[r["id"], r["command"], r["status"], r["exit_code"], r["started_at"], r["model_calls"],
+                  f"{r['cost_usd']:.4f}"] for r in rows])
 
     emit(st, runs, human)
 
 
+def _content(message: dict) -> str:
+    content = message.get("content")
+    if isinstance(content, list):  # multi-part messages: their text parts
+        content = "\n".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content or "").rstrip("\n")
+
+
+def render_call(c, n: int, call: dict) -> None:
+    """One model call, readable: what it cost, then the conversation as it was sent and answered."""
+    served = call.get("served_model")
+    who = call["model"] + (f" (served by {served})" if served and not call["model"].endswith(served) else "")
+    facts = [f"{call['tokens_in']} in / {call['tokens_out']} out tokens", f"${call['cost_usd']:.5f}",
+             f"{call['latency_s']:.2f} s"]
+    if call["cache_hit"]:
+        facts.append("cached")
+    c.print(f"[bold]call {n}[/bold] {call['prompt'] or ''}: ", end="")
+    c.print(f"{who}; {', '.join(facts)}", markup=False)
+    if call["error"]:
+        c.print(f"error: {call['error']}", style="red", markup=False)
+    if call.get("messages") is None and call.get("response") is None:
+        c.print("(recorded before conversations were kept)", style="dim")
+    for message in call.get("messages") or []:
+        c.print(f"── {message.get('role', '?')}", style="dim")
+        c.print(_content(message), markup=False)
+    if call.get("response") is not None:
+        c.print("── response", style="dim")
+        c.print(call["response"].rstrip("\n"), markup=False)
+    c.print()
+
+
 @logs_app.command("show")
-def show(ctx: typer.Context, run_id: int = typer.Argument(..., help="Run id from `rlgpt logs list`.")) -> None:
-    """Show one run: arguments, outcome, model calls with tokens and cost."""
+def show(ctx: typer.Context, run_id: int = typer.Argument(..., metavar="ID", help="Run id from `rlgpt logs list`.")) -> None:
+    """Show one run: arguments, outcome, and each model call's prompt, response, tokens and cost."""
     st = state(ctx)
     run = open_store(st).get_run(run_id)
 
     def human(r):
         c = console()
         c.print(f"[bold]run {r['id']}[/bold]  {r['command']}  status={r['status']} exit={r['exit_code']}")
-        c.print(f"started {_when(r['started_at'])}  ended {_when(r['ended_at'])}")
-        c.print(f"args {r['args']}")
+        c.print(f"started {r['started_at']}  ended {r['ended_at'] or '-'}")
+        c.print(f"args {r['args']}", markup=False)
         if r["message"]:
-            c.print(f"message: {r['message']}")
-        if r["model_calls"]:
-            table(
-                "model calls",
-                ["model", "prompt", "tokens in", "tokens out", "cost $", "latency s", "cached", "error"],
-                [[m["model"], m["prompt"], m["tokens_in"], m["tokens_out"], f"{m['cost_usd']:.5f}",
-                  f"{m['latency_s']:.2f}", "yes" if m["cache_hit"] else "", m["error"] or ""]
-                 for m in r["model_calls"]],
-            )
-        c.print(f"total cost ${r['cost_usd']:.4f}")
+            c.print(f"message: {r['message']}", markup=False)
+        c.print()
+        for n, call in enumerate(r["calls"], 1):
+            render_call(c, n, call)
+        c.print(f"{r['model_calls']} model calls, total cost ${r['cost_usd']:.4f}")
 
     emit(st, run, human)
 

@@ -28,7 +28,7 @@ def render_plan(record: dict) -> None:
 
 def plan(
     ctx: typer.Context,
-    words: List[str] = typer.Argument(..., help='The task ("obtain diamond"), or `show ID`.'),
+    words: List[str] = typer.Argument(..., metavar="TASK", help='The task ("obtain diamond"), or `show ID`.'),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Stop before spending more (USD)."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Stop after this many model calls."),
 ) -> None:

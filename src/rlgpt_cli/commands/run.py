@@ -32,7 +32,7 @@ def render(report: dict) -> None:
 
 def run(
     ctx: typer.Context,
-    words: List[str] = typer.Argument(..., help='The task ("obtain diamond").'),
+    words: List[str] = typer.Argument(..., metavar="TASK", help='The task ("obtain diamond").'),
     episodes: int = typer.Option(10, "--episodes", "-n", min=1, max=10_000, help="Episodes to run."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, e.g. 1,2,5-8 (default: held-out seeds)."),
     record: Optional[Path] = typer.Option(None, "--record", help="Write an animation of the first episode (.gif)."),

@@ -10,7 +10,7 @@ import typer
 
 from rlgpt_cli.commands import state
 from rlgpt_cli.errors import LibraryError, UsageError
-from rlgpt_cli.output import console, emit
+from rlgpt_cli.output import columns, console, emit
 from rlgpt_cli.workspace import open_library
 
 skills_app = typer.Typer(
@@ -61,28 +61,19 @@ VERSION = typer.Option(None, "--version", min=1, help="A version number (default
 def list_(
     ctx: typer.Context,
     kind: Optional[Kind] = typer.Option(None, "--kind", help="Only code skills or only policies."),
-    world: Optional[str] = typer.Option(None, "--world", help="Only skills for this world (default: every world)."),
+    world: Optional[str] = typer.Option(None, "--world", "-w", help="Only skills for this world (default: the global --world or RLGPT_WORLD if given, else every world)."),
     all_versions: bool = typer.Option(False, "--all-versions", help="Every stored version, not only the best."),
 ) -> None:
     """List skills: the best version of each (stored and built in)."""
     st = state(ctx)
     library = open_library(st.settings)
+    world = world or (st.settings.world if st.settings.given("world") else None)  # as in `tasks list`
     skills = library.list(kind=kind.value if kind else None, world=world, all_versions=all_versions)
 
     def human(rows):
-        from rich import box
-        from rich.table import Table
-
-        # Lighter than output.table's boxes, and names are never cut: eight
-        # columns have to fit an 80-column terminal (or pipe).
-        t = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
-        t.add_column("name", no_wrap=True, min_width=max((len(s["name"]) for s in rows), default=4))
-        for column in ("ver", "kind", "world", "success", "episodes", "status", "source"):
-            t.add_column(column)
-        for s in rows:
-            t.add_row(s["name"], str(s["version"]), s["kind"], s["world"], _rate(s["metrics"]),
-                      str(s["metrics"].get("episodes", "")), s["status"], s["source"])
-        console().print(t)
+        columns(["name", "ver", "kind", "world", "success", "episodes", "status", "source"],
+                [[s["name"], s["version"], s["kind"], s["world"], _rate(s["metrics"]), s["metrics"].get("episodes", ""),
+                  s["status"], s["source"]] for s in rows])
 
     emit(st, [_record(s, library) for s in skills], human)
 

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from rlgpt_cli.errors import BudgetExceeded, ModelError, RlgptError
 from rlgpt_cli.models.cache import DiskCache, cache_key
 from rlgpt_cli.models.offline_provider import PROVIDER
+from rlgpt_cli.settings import OLLAMA_PREFIXES
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -55,6 +56,8 @@ class _Reply:
     tokens_in: int
     tokens_out: int
     latency_s: float
+    served_model: str | None = None  # the model the provider says answered
+    messages: list[dict[str, Any]] | None = None  # what was sent, for the run store
 
 
 class InvalidAnswer(ValueError):
@@ -137,7 +140,10 @@ class ModelClient:
     ``BudgetExceeded``, but its answer is cached so a re-run with a larger budget gets it
     free. ``repairs``: extra turns that show the model its invalid answer and the error.
     ``api_base``/``api_key`` are passed to litellm (else it reads the provider's usual
-    environment variables). ``sleep`` is injectable so tests do not wait.
+    environment variables). ``num_ctx``: the context size for Ollama models (``ollama/``,
+    ``ollama_chat/``), which otherwise cut long prompts at the server's default (2048
+    tokens on older servers); other providers do not take it. ``sleep`` is injectable so
+    tests do not wait.
     """
 
     def __init__(
@@ -153,6 +159,7 @@ class ModelClient:
         repairs: int = 2,
         api_base: str | None = None,
         api_key: str | None = None,
+        num_ctx: int | None = None,
         backoff_s: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
     ):
@@ -166,6 +173,7 @@ class ModelClient:
         self.repairs = repairs
         self.api_base = api_base
         self.api_key = api_key
+        self.num_ctx = num_ctx
         self.backoff_s = backoff_s
         self.sleep = sleep
         # The offline model is deterministic and free; caching it would only replay stale
@@ -213,8 +221,11 @@ class ModelClient:
                 "name": schema.__name__, "schema": schema.model_json_schema(), "strict": False}}}
         key = None
         if self.cache is not None:
-            key = cache_key(self.model, messages, schema.__name__ if schema else None, {**params, "api_base": self.api_base})
-            hit = self._from_cache(prompt_name, key, schema, validate)
+            options = {**params, "api_base": self.api_base}
+            if self.num_ctx and self.model.startswith(OLLAMA_PREFIXES):
+                options["num_ctx"] = self.num_ctx  # a cut prompt is another prompt
+            key = cache_key(self.model, messages, schema.__name__ if schema else None, options)
+            hit = self._from_cache(prompt_name, key, schema, messages, validate)
             if hit is not None:
                 return hit
 
@@ -228,6 +239,7 @@ class ModelClient:
                 total.tokens_in + reply.tokens_in,
                 total.tokens_out + reply.tokens_out,
                 total.latency_s + reply.latency_s,
+                served_model=reply.served_model,
             )
             parsed, problem = None, None
             if schema is not None:
@@ -261,7 +273,8 @@ class ModelClient:
 
     # internals
 
-    def _from_cache(self, prompt_name: str, key: str, schema, validate=None) -> ModelResult | None:
+    def _from_cache(self, prompt_name: str, key: str, schema, messages: list[dict[str, Any]],
+                    validate=None) -> ModelResult | None:
         entry = self.cache.get(key)
         if entry is None:
             return None
@@ -274,8 +287,8 @@ class ModelClient:
             except InvalidAnswer:
                 return None  # cached under an older schema; ask again
         started = time.perf_counter()
-        if self.store is not None:
-            self.store.record_model_call(self.model, prompt=prompt_name, cache_hit=True)
+        reply = _Reply(entry["text"], 0.0, 0, 0, 0.0, served_model=entry.get("served_model"), messages=messages)
+        self._record(prompt_name, reply, error=None, cache_hit=True)
         return ModelResult(self.model, entry["text"], parsed, True, 0.0, 0, 0, time.perf_counter() - started)
 
     def _to_cache(self, key: str, prompt_name: str, reply: _Reply) -> None:
@@ -286,6 +299,7 @@ class ModelClient:
             "tokens_in": reply.tokens_in,
             "tokens_out": reply.tokens_out,
             "cost_usd": reply.cost_usd,
+            "served_model": reply.served_model,
             "created_at": time.time(),
         }
         try:
@@ -293,7 +307,7 @@ class ModelClient:
         except OSError:
             pass  # a cache that cannot be written must not lose an answer already paid for
 
-    def _record(self, prompt_name: str, reply: _Reply, error: str | None) -> None:
+    def _record(self, prompt_name: str, reply: _Reply, error: str | None, cache_hit: bool = False) -> None:
         if self.store is None:
             return
         self.store.record_model_call(
@@ -303,7 +317,11 @@ class ModelClient:
             tokens_out=reply.tokens_out,
             cost_usd=reply.cost_usd,
             latency_s=reply.latency_s,
+            cache_hit=cache_hit,
             error=error,
+            messages=reply.messages,
+            response=reply.text or None,  # None: no answer came (an error)
+            served_model=reply.served_model,
         )
 
     def _check_calls(self) -> None:
@@ -326,6 +344,8 @@ class ModelClient:
             kwargs["api_base"] = self.api_base
         if self.api_key:
             kwargs["api_key"] = self.api_key
+        if self.num_ctx and self.model.startswith(OLLAMA_PREFIXES):
+            kwargs["num_ctx"] = self.num_ctx
         attempt = 0
         while True:
             self._check_calls()
@@ -340,7 +360,7 @@ class ModelClient:
                     max_retries=0,  # the retries are ours: one policy, every attempt recorded
                     **kwargs,
                 )
-                reply = self._reply(litellm, response, time.perf_counter() - started)
+                reply = self._reply(litellm, response, time.perf_counter() - started, messages)
             except Exception as exc:
                 latency = time.perf_counter() - started
                 own = _own_error(exc)
@@ -350,7 +370,7 @@ class ModelClient:
                     message = f"no answer within {self.timeout:g} s"
                 else:
                     message = _one_line(exc)
-                self._record(prompt_name, _Reply("", 0.0, 0, 0, latency), error=message)
+                self._record(prompt_name, _Reply("", 0.0, 0, 0, latency, messages=messages), error=message)
                 if own is not None:
                     raise own from exc
                 local = _raised_before_sending(exc)
@@ -369,7 +389,7 @@ class ModelClient:
             self.cost_usd += reply.cost_usd
             return reply
 
-    def _reply(self, litellm, response, latency: float) -> _Reply:
+    def _reply(self, litellm, response, latency: float, messages: list[dict[str, Any]]) -> _Reply:
         text = response.choices[0].message.content or ""
         usage = getattr(response, "usage", None)
         cost = (getattr(response, "_hidden_params", None) or {}).get("response_cost")
@@ -384,6 +404,8 @@ class ModelClient:
             tokens_in=int(getattr(usage, "prompt_tokens", 0) or 0),
             tokens_out=int(getattr(usage, "completion_tokens", 0) or 0),
             latency_s=latency,
+            served_model=getattr(response, "model", None) or None,
+            messages=messages,
         )
 
 
