@@ -229,7 +229,7 @@ class _Policy(RestrictingNodeTransformer):
                     self.error(handler, "except clauses may only name exception classes")
         return super().visit_Try(node)
 
-    # Entry checks (see "Run time: lifting the meter"): every function entry and every loop
+    # Entry checks (see the module docstring and _Meter.resume): every function entry and every loop
     # iteration first asks whether the meter is lifted, and resumes it if so. Sandboxed code
     # cannot run unboundedly without a loop or a call, so none runs unmetered.
 
