@@ -21,10 +21,10 @@ only when both medians do.
 The macro-actions are named here (`MACROS`), not asked of the fast agent: this measures the
 mechanism. (For make_wood_pickaxe the offline fast agent currently picks only `explore`, so
 `rlgpt learn` with its defaults inserts fewer skills there than this.) The default runs
-harvest_log only, 3 seeds, 60,000 env steps per arm and seed (plus at most one update each;
-the measured run took 270,000 env steps and 28 minutes wall on a 2-core machine shared at load average 4-8, the
-three macro-arm runs using their whole budget); `--subtasks harvest_log make_wood_pickaxe
---steps 400000` is the long run.
+harvest_log only, 3 seeds, 60,000 env steps per arm and seed (plus at most one update each);
+the measured run took 270,000 env steps and 28 minutes wall on a 2-core machine shared at
+load average 4-8, the three macro-arm runs using their whole budget.
+`--subtasks harvest_log make_wood_pickaxe --steps 400000` is the long run.
 """
 
 from __future__ import annotations
