@@ -47,6 +47,29 @@ def run_ours(env_id: str, config: PPOConfig, eval_seeds: list[int]) -> dict:
     }
 
 
+def sb3_settings(config: PPOConfig) -> dict:
+    """Our PPOConfig under SB3's PPO argument names (policy, env and network left to the caller).
+    SB3 already uses orthogonal init (sqrt 2 / 0.01 / 1) and Adam eps=1e-5 for PPO."""
+    return {
+        "learning_rate": lambda progress: progress * config.learning_rate,  # linear anneal to 0
+        "n_steps": config.num_steps,
+        "batch_size": config.minibatch_size,
+        "n_epochs": config.update_epochs,
+        "gamma": config.gamma,
+        "gae_lambda": config.gae_lambda,
+        "clip_range": config.clip_coef,
+        "clip_range_vf": config.clip_coef if config.clip_vloss else None,
+        "normalize_advantage": config.norm_adv,
+        "ent_coef": config.ent_coef,
+        "vf_coef": config.vf_coef,
+        "max_grad_norm": config.max_grad_norm,
+        "target_kl": config.target_kl,
+        "seed": config.seed,
+        "device": "cpu",
+        "verbose": 0,
+    }
+
+
 def run_sb3(env_id: str, config: PPOConfig, eval_seeds: list[int]) -> dict:
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
@@ -55,24 +78,8 @@ def run_sb3(env_id: str, config: PPOConfig, eval_seeds: list[int]) -> dict:
     model = PPO(
         "MlpPolicy",
         env,
-        learning_rate=lambda progress: progress * config.learning_rate,  # linear anneal to 0
-        n_steps=config.num_steps,
-        batch_size=config.minibatch_size,
-        n_epochs=config.update_epochs,
-        gamma=config.gamma,
-        gae_lambda=config.gae_lambda,
-        clip_range=config.clip_coef,
-        clip_range_vf=config.clip_coef if config.clip_vloss else None,
-        normalize_advantage=config.norm_adv,
-        ent_coef=config.ent_coef,
-        vf_coef=config.vf_coef,
-        max_grad_norm=config.max_grad_norm,
-        target_kl=config.target_kl,
-        # SB3 already uses orthogonal init (sqrt 2 / 0.01 / 1) and Adam eps=1e-5 for PPO.
         policy_kwargs={"net_arch": {"pi": [64, 64], "vf": [64, 64]}, "activation_fn": torch.nn.Tanh},
-        seed=config.seed,
-        device="cpu",
-        verbose=0,
+        **sb3_settings(config),
     )
     start, cpu = time.perf_counter(), time.process_time()
     model.learn(total_timesteps=config.total_timesteps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 
 import pytest
@@ -132,6 +133,12 @@ HOSTILE = {
     "factorial": "import math\nmath.factorial(10 ** 7)",
     "round precision": "round(5, -10 ** 9)",
     "memory growth": "x = []\nwhile True:\n    x.append('a' * 900000 + str(len(x)))",
+    # the switch that lifts the meter for trusted code
+    "lift flag": "_rl_lifted_[0] = 0",
+    "resume hook": "_rl_enter_ = None",
+    "trusted wrapper internals": "def act(api):\n    yield api.collect._func",
+    "trusted wrapper attribute": "def act(api):\n    yield api.collect.func",
+    "trusted generator internals": "def act(api):\n    yield api.collect('wood', 1)._gen",
 }
 
 
@@ -328,3 +335,99 @@ def test_start_requires_a_generator():
         module.start("act", None)
     with pytest.raises(SandboxError, match="no function named 'missing'"):
         module.call("missing")
+
+
+class CallbackAPI:
+    """A trusted API whose methods run code the skill hands them (callbacks, generators)."""
+
+    __sandbox_attrs__ = frozenset({"call", "consume", "stubborn", "tracer_off", "steps"})
+
+    def call(self, f, *args):
+        return f(*args)
+
+    def consume(self, iterable):
+        return [x for x in iterable]
+
+    def stubborn(self, f):
+        try:  # trusted code that swallows the stop must not buy the skill more time
+            f()
+        except BaseException:
+            pass
+        return f()
+
+    def tracer_off(self):
+        return sys.gettrace() is None
+
+    def steps(self, n):
+        for _ in range(n):
+            yield sys.gettrace() is None
+
+
+def test_trusted_code_runs_with_no_tracer():
+    source = (
+        "def main(api):\n    return [api.tracer_off(), api.call(api.tracer_off)]\n"
+        "def act(api):\n    seen = yield from api.steps(3)\n    yield api.tracer_off()\n"
+    )
+    module = load_module(source, "fast")
+    assert module.call("main", CallbackAPI()) == [True, True]
+    # A primitive stepped from the skill runs unmetered at every step; the skill between
+    # the steps is metered again.
+    assert list(module.start("act", CallbackAPI())) == [True, True, True, True]
+
+
+def test_skill_code_after_a_trusted_call_is_metered():
+    source = "def main(api):\n    api.tracer_off()\n    while True:\n        pass\n"
+    with pytest.raises(SandboxError, match="step cap exceeded"):
+        load_module(source, "after", limits=FAST).call("main", CallbackAPI())
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a callback that loops
+        "def spin():\n    while True:\n        pass\ndef main(api):\n    return api.call(spin)\n",
+        # a generator the trusted code iterates, looping between two items
+        "def gen():\n    yield 1\n    while True:\n        pass\ndef main(api):\n    return api.consume(gen())\n",
+        # a generator expression whose filter never passes
+        "def main(api):\n    return api.consume(x for x in range(10 ** 6) for y in range(10 ** 6) if x < 0)\n",
+        # a lambda whose body runs a comprehension
+        "def main(api):\n    return api.call(lambda: [x for x in range(10 ** 6) for y in range(10 ** 6) if x < 0])\n",
+        # a for loop in a callback
+        "def spin():\n    for x in range(10 ** 6):\n        for y in range(10 ** 6):\n            pass\n"
+        "def main(api):\n    return api.call(spin)\n",
+    ],
+)
+def test_skill_code_called_back_from_trusted_code_is_metered(source):
+    started = time.perf_counter()
+    with pytest.raises(SandboxError, match="step cap exceeded"):
+        load_module(source, "callback", limits=FAST).call("main", CallbackAPI())
+    assert time.perf_counter() - started < 5
+
+
+def test_callback_lines_are_counted():
+    source = (
+        "def work():\n    total = 0\n    for i in range(100):\n        total += i\n    return total\n"
+        "def main(api):\n    return api.call(work)\n"
+    )
+    assert load_module(source, "counted", limits=Limits(max_lines=1000)).call("main", CallbackAPI()) == 4950
+    with pytest.raises(SandboxError, match="step cap exceeded"):
+        load_module(source, "counted", limits=Limits(max_lines=150)).call("main", CallbackAPI())
+
+
+def test_recursion_through_trusted_code_is_capped():
+    source = "def f(api, n):\n    return api.call(f, api, n + 1)\ndef main(api):\n    return f(api, 0)\n"
+    with pytest.raises(SandboxError, match="recursion deeper than 20"):
+        load_module(source, "deep", limits=Limits(max_depth=20)).call("main", CallbackAPI())
+
+
+def test_a_stopped_callback_cannot_run_again():
+    source = (
+        "hits = []\n"
+        "def spin():\n    hits.append(1)\n    while True:\n        pass\n"
+        "def main(api):\n    return api.stubborn(spin)\n"
+        "def count():\n    return len(hits)\n"
+    )
+    module = load_module(source, "again", limits=FAST)
+    with pytest.raises(SandboxError, match="step cap exceeded"):
+        module.call("main", CallbackAPI())
+    assert module.call("count") == 1  # the second call was stopped on entry

@@ -19,11 +19,20 @@ Three layers, each enough to stop what the others might miss:
 3. **Run time.** Every call into sandboxed code (module load, ``call``, each generator
    ``next``/``send``) runs under a :class:`Limits` meter: a ``sys.settrace`` tracer that
    counts line events in frames compiled from sandboxed source (file names starting with
-   ``<skill:``), and checks wall time, call depth and peak memory. Trusted code called from
-   a skill (the world's API) is not traced, so it runs at full speed. On a breach the
+   ``<skill:``), and checks wall time, call depth and peak memory. On a breach the
    tracer raises ``_Abort``, a ``BaseException`` the skill cannot name or catch: bare
-   ``except``, ``BaseException`` and ``finally`` are refused at compile time, so no
-   sandboxed code runs after the abort (CPython switches tracing off when a tracer raises).
+   ``except``, ``BaseException`` and ``finally`` are refused at compile time, and the
+   abort is sticky (any sandboxed code the same call reaches afterwards aborts again).
+
+   Trusted code runs with no tracer at all: a world API's methods (and the generators they
+   return, the primitives) reach skills wrapped so that each call and each step *lifts*
+   the meter (``sys.settrace(None)``) and restores it afterwards; under any tracer CPython
+   3.11 runs every frame on its slow path. Sandboxed code that trusted code calls back
+   (a callback, a generator it iterates, a key function) resumes the meter itself: the
+   compiler puts an entry check at the start of every function and lambda and in every
+   loop iteration (``for``, ``while``, each comprehension clause), and sandboxed code
+   cannot run for long without looping or calling. The check reads one shared flag and
+   is the only way back to unmetered speed, and it only ever switches metering *on*.
 
 Classes are not allowed in skills: they bring dunder methods, metaclasses and descriptors
 into reach, and skills need only functions, generators, dicts and lists.
@@ -42,6 +51,7 @@ import random
 import re
 import statistics
 import sys
+import threading
 import time
 import types
 import typing
@@ -151,6 +161,22 @@ def _call(name: str, args: list, like: ast.AST) -> ast.Call:
     return node
 
 
+def _entry_test(like: ast.AST) -> ast.expr:
+    """``_rl_lifted_[0] and _rl_enter_()``: falsy, after resuming a lifted meter."""
+    lifted = ast.Subscript(ast.Name("_rl_lifted_", ast.Load()), ast.Constant(0), ast.Load())
+    test = ast.BoolOp(ast.And(), [lifted, _call("_rl_enter_", [], like)])
+    for node in ast.walk(test):
+        if "lineno" in node._attributes:
+            copy_locations(node, like)
+    return test
+
+
+def _entry_check(like: ast.AST) -> ast.stmt:
+    stmt = ast.Expr(_entry_test(like))
+    copy_locations(stmt, like)
+    return stmt
+
+
 class _Policy(RestrictingNodeTransformer):
     """RestrictedPython's policy plus our rules and rewrites (see the module docstring)."""
 
@@ -203,14 +229,37 @@ class _Policy(RestrictingNodeTransformer):
                     self.error(handler, "except clauses may only name exception classes")
         return super().visit_Try(node)
 
+    # Entry checks (see the module docstring and _Meter.resume): every function entry and every loop
+    # iteration first asks whether the meter is lifted, and resumes it if so. Sandboxed code
+    # cannot run unboundedly without a loop or a call, so none runs unmetered.
+
+    def visit_FunctionDef(self, node):
+        node = super().visit_FunctionDef(node)
+        node.body.insert(0, _entry_check(node.body[0]))
+        return node
+
+    def visit_Lambda(self, node):
+        node = super().visit_Lambda(node)
+        node.body = ast.BoolOp(ast.Or(), [_entry_test(node.body), node.body])
+        copy_locations(node.body, node)
+        return node
+
+    def visit_comprehension(self, node):
+        node = super().visit_comprehension(node)
+        node.ifs.insert(0, ast.UnaryOp(ast.Not(), _entry_test(node.target)))
+        copy_locations(node.ifs[0], node.target)
+        return node
+
+    def visit_For(self, node):
+        node = super().visit_For(node)
+        node.body.insert(0, _entry_check(node))
+        return node
+
     def visit_While(self, node):
-        # `while True: pass` compiles to a jump onto itself, which CPython never reports
-        # as a line event: give every loop body a first instruction to jump back to.
+        # The check also gives `while True: pass`, which compiles to a jump onto itself
+        # that CPython never reports as a line event, a first instruction to jump back to.
         node = super().visit_While(node)
-        marker = ast.Expr(ast.Name("_rl_loop_", ast.Load()))
-        copy_locations(marker, node)
-        copy_locations(marker.value, node)
-        node.body.insert(0, marker)
+        node.body.insert(0, _entry_check(node))
         return node
 
     def visit_BinOp(self, node):
@@ -293,27 +342,44 @@ class _Meter:
 
     def __init__(self, limits: Limits):
         self.limits = limits
+        self.lifted = False
+        self.aborted: str | None = None
 
     def run(self, func, *args, **kwargs):
         limits = self.limits
         self.max_lines = limits.max_lines
         self.lines = 0
         self.depth = 0
+        self.aborted = None
         self.deadline = time.perf_counter() + limits.max_seconds
         self.memory_ceiling = _peak_rss_mb() + limits.max_memory_mb
+        meters = _meters()
+        meters.append(self)
+        was_lifted = self.lifted
+        self._set_lifted(False)
         previous = sys.gettrace()
         sys.settrace(self._on_call)
         try:
             return func(*args, **kwargs)
         finally:
             sys.settrace(previous)
+            self._set_lifted(was_lifted)
+            meters.pop()
+
+    def _abort(self, reason: str):
+        # Sticky: from now on every sandboxed line, call and entry check of this run aborts
+        # again (CPython drops the tracer when it raises; the entry checks still fire).
+        self.aborted = reason
+        self.max_lines = -1
+        self._set_lifted(True)
+        raise _Abort(reason)
 
     def _on_call(self, frame, event, arg):
         if not frame.f_code.co_filename.startswith(FILENAME_PREFIX):
-            return None  # trusted code: no line events, full speed
+            return None  # trusted code: no line events
         self.depth += 1
         if self.depth > self.limits.max_depth:
-            raise _Abort(f"recursion deeper than {self.limits.max_depth} calls")
+            self._abort(f"recursion deeper than {self.limits.max_depth} calls")
         self._on_event(frame, "line", None)
         return self._on_event
 
@@ -322,17 +388,132 @@ class _Meter:
         if event == "line":
             self.lines = lines = self.lines + 1
             if lines > self.max_lines:
-                raise _Abort(f"step cap exceeded ({self.max_lines} lines in one call)")
+                self._abort(self.aborted or f"step cap exceeded ({self.limits.max_lines} lines in one call)")
             if not lines & 15:
                 # Clock and memory every 16 lines: the size caps bound what one line can
                 # do in C, so 16 lines cannot overshoot by much.
                 if time.perf_counter() > self.deadline:
-                    raise _Abort(f"time cap exceeded ({self.limits.max_seconds:g} s in one call)")
+                    self._abort(f"time cap exceeded ({self.limits.max_seconds:g} s in one call)")
                 if _peak_rss_mb() > self.memory_ceiling:
-                    raise _Abort(f"memory cap exceeded ({self.limits.max_memory_mb} MB in one call)")
+                    self._abort(f"memory cap exceeded ({self.limits.max_memory_mb} MB in one call)")
         elif event == "return":
             self.depth -= 1
+            # Counted frames, and only they, carry our tracer (resume() relies on it); a
+            # generator frame that yields is counted again when it is resumed.
+            frame.f_trace = None
         return self._on_event
+
+    # Lifting: trusted world code runs with no tracer at all (under any tracer CPython 3.11
+    # runs every frame on its slow path, doubling the cost of path-finding), and sandboxed
+    # code entered meanwhile resumes the meter through its entry checks.
+
+    def _set_lifted(self, lifted: bool) -> None:
+        if lifted != self.lifted:
+            with _LIFTED_LOCK:
+                _LIFTED[0] += 1 if lifted else -1
+            self.lifted = lifted
+
+    def lift(self) -> tuple:
+        """Switch metering off for a trusted call; returns what :meth:`restore` needs."""
+        saved = (sys.gettrace(), self.lifted)
+        sys.settrace(None)
+        self._set_lifted(True)
+        return saved
+
+    def restore(self, saved: tuple) -> None:
+        tracer, lifted = saved
+        self._set_lifted(lifted or self.aborted is not None)
+        sys.settrace(tracer)
+
+    def resume(self, frame) -> None:
+        """Sandboxed code reached an entry check while lifted: count the sandboxed frames
+        entered since the lift (they have no tracer yet), and meter again."""
+        if self.aborted is not None:
+            raise _Abort(self.aborted)
+        self._set_lifted(False)
+        while frame is not None:
+            if frame.f_code.co_filename.startswith(FILENAME_PREFIX):
+                if frame.f_trace is not None:
+                    break  # counted before the lift, and so is everything above it
+                frame.f_trace = self._on_event
+                self.depth += 1
+            frame = frame.f_back
+        sys.settrace(self._on_call)
+        if self.depth > self.limits.max_depth:
+            self._abort(f"recursion deeper than {self.limits.max_depth} calls")
+
+
+# How many meters are lifted right now (any thread): the entry checks read this one item,
+# so code that is being metered pays one list lookup per loop iteration and call.
+_LIFTED = [0]
+_LIFTED_LOCK = threading.Lock()
+_THREAD = threading.local()
+
+
+def _meters() -> list[_Meter]:
+    """This thread's meters, innermost last (a trusted call may run another module)."""
+    try:
+        return _THREAD.meters
+    except AttributeError:
+        _THREAD.meters = []
+        return _THREAD.meters
+
+
+def _enter() -> None:
+    """``_rl_enter_``: an entry check found some meter lifted; resume this thread's."""
+    meters = _meters()
+    if meters and meters[-1].lifted:
+        meters[-1].resume(sys._getframe(1))
+
+
+def _lifted_call(func, *args, **kwargs):
+    meters = _meters()
+    if not meters:
+        return func(*args, **kwargs)
+    meter = meters[-1]
+    saved = meter.lift()
+    try:
+        return func(*args, **kwargs)
+    finally:
+        meter.restore(saved)
+
+
+class _TrustedCall:
+    """A trusted world API method as sandboxed code gets it: it runs with the meter lifted,
+    and a generator it returns (a primitive) runs lifted at every step too."""
+
+    __slots__ = ("_func",)
+
+    def __init__(self, func):
+        self._func = func
+
+    def __call__(self, *args, **kwargs):
+        result = _lifted_call(self._func, *args, **kwargs)
+        return _TrustedGenerator(result) if isinstance(result, _GENERATOR) else result
+
+
+class _TrustedGenerator:
+    """A trusted generator stepped from sandboxed code (``yield from api.collect(...)``)."""
+
+    __slots__ = ("_gen",)
+
+    def __init__(self, gen):
+        self._gen = gen
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return _lifted_call(self._gen.send, None)
+
+    def send(self, value):
+        return _lifted_call(self._gen.send, value)
+
+    def throw(self, *args):
+        return _lifted_call(self._gen.throw, *args)
+
+    def close(self):
+        return _lifted_call(self._gen.close)
 
 
 # ---------------------------------------------------------------------------------------
@@ -497,6 +678,8 @@ _DATA_TYPES = (
     collections.deque,
 ) + _DICT_VIEWS
 _GENERATOR = types.GeneratorType
+# What runs Python frames when called (C functions run at full speed under the tracer anyway).
+_PYTHON_CALLABLES = (types.MethodType, types.FunctionType)
 # Methods that return something much bigger than their inputs, or hand out raw bytes.
 _BLOCKED = {
     str: {"translate", "maketrans", "encode"},
@@ -536,6 +719,9 @@ def _make_getattr(guards: _Guards, modules: frozenset[int]):
             rule = rules[(cls, name)] = _attribute_rule(cls, name)
         if rule is _PLAIN:
             return getattr(obj, name)
+        if rule is _TRUSTED:  # a world API's attribute: its methods run with the meter lifted
+            value = getattr(obj, name)
+            return _TrustedCall(value) if isinstance(value, _PYTHON_CALLABLES) else value
         if rule is _MODULE:
             if id(obj) not in modules:
                 raise AttributeError("modules other than the allowed imports are not accessible")
@@ -551,7 +737,7 @@ def _make_getattr(guards: _Guards, modules: frozenset[int]):
     return guarded_getattr
 
 
-_PLAIN, _MODULE, _CLASS = object(), object(), object()
+_PLAIN, _MODULE, _CLASS, _TRUSTED = object(), object(), object(), object()
 # Methods of strings and sequences that can grow a result far beyond their inputs.
 _GUARDED_METHODS = {
     "join": lambda g, obj, name: g.join(obj),
@@ -580,10 +766,14 @@ def _attribute_rule(cls, name: str):
         if name in _GUARDED_METHODS and hasattr(cls, name):
             return _GUARDED_METHODS[name]
         return _PLAIN
+    if issubclass(cls, _TrustedGenerator):
+        return _PLAIN if name in ("send", "close", "throw") else refused
     allowed = getattr(cls, "__sandbox_attrs__", None)
-    if allowed is None and cls.__module__ == "numpy":
-        allowed = _NUMPY_ATTRS
-    return _PLAIN if allowed is not None and name in allowed else refused
+    if allowed is not None:
+        return _TRUSTED if name in allowed else refused
+    if cls.__module__ == "numpy":
+        return _PLAIN if name in _NUMPY_ATTRS else refused
+    return refused
 
 
 def _blocked_names(cls) -> set[str]:
@@ -809,7 +999,8 @@ def _environment(name: str, limits: Limits, seed: int | None, output: list[str])
         "_rl_mod_": guards.mod,
         "_rl_format_": guards.format,
         "_rl_augitem_": guards.augitem,
-        "_rl_loop_": None,
+        "_rl_lifted_": _LIFTED,
+        "_rl_enter_": _enter,
     }
     # The counted stand-ins run under the same guards, in their own namespace.
     lib = dict(env)
@@ -876,7 +1067,7 @@ class SandboxedModule:
     def start(self, function: str, *args, **kwargs) -> "SandboxedGenerator":
         """Call a generator function (like a skill's ``act``); step it with next()/send()."""
         gen = self._run(self._function(function), *args, **kwargs)
-        if not isinstance(gen, types.GeneratorType):
+        if not isinstance(gen, (types.GeneratorType, _TrustedGenerator)):
             raise SandboxError(f"{self.name}: {function}() must be a generator (use yield)")
         return SandboxedGenerator(self, gen)
 
