@@ -37,6 +37,7 @@ def recorded_run(st: AppState, command: str, args: dict[str, Any]) -> Iterator[i
         {**args, "model": settings.model, "world": settings.world, "seed": settings.seed},
     )
     token = current_run.set(run_id)
+    st.run_id = run_id
     try:
         yield run_id
     except RlgptError as exc:

@@ -137,12 +137,10 @@ def learn(
                                          num_envs=num_envs, device=device.value, log=log, episodes=episodes,
                                          on_update=progress.update, model=source)
         report["target"] = SUCCESS_TARGET
-        if report["success_rate"] < SUCCESS_TARGET:
-            if st.json:
-                emit(st, report)
+        if report["success_rate"] < SUCCESS_TARGET:  # under --json the report is the failure's document
             raise TaskFailed(f"{report['subtask']} succeeded in {report['success_rate']:.0%} of "
                              f"{report['episodes']} held-out episodes (target {SUCCESS_TARGET:.0%}); saved as "
-                             f"{report['skill']}; train longer with --steps")
+                             f"{report['skill']}; train longer with --steps", details=report)
 
     def human(r):
         c = console()

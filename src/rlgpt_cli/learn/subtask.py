@@ -106,6 +106,9 @@ class _Stopper:
         if self.signal is not None:  # a second Ctrl-C: stop now, the last checkpoint stands
             raise KeyboardInterrupt
         self.signal = signum
+        # os.write: safe inside a signal handler, where a print could re-enter the stream.
+        os.write(2, f"\n{signal.Signals(signum).name}: stopping after this PPO update, then saving a "
+                    f"checkpoint (press Ctrl-C again to stop at once)\n".encode())
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
@@ -271,9 +274,14 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         report["wall_seconds"] = round(base_seconds + time.time() - started, 1)
         store.update_training(training_id, status="ok", success_rate=report["success_rate"])
         return report
-    except (Interrupted, KeyboardInterrupt):
+    except Interrupted:
         store.update_training(training_id, status="interrupted")
         raise
+    except KeyboardInterrupt:  # a second signal: stopped at once, mid-update
+        store.update_training(training_id, status="interrupted")
+        how = (f"its last checkpoint stands; resume with: rlgpt learn --resume {training_id}" if checkpoint.exists()
+               else "no checkpoint had been written yet; start it again")
+        raise Interrupted(f"learning {name} stopped at once at {env_steps()} env steps; {how}") from None
     except RlgptError as exc:  # e.g. the reward code raised: same error class, with the run's fate
         store.update_training(training_id, status="failed")
         have = "its last checkpoint is kept" if checkpoint.exists() else "no checkpoint had been written"
