@@ -52,17 +52,24 @@ class CodeOutcome:
 
 def code_subaction(client, task, sub: dict, prefix: list, library, *, seeds: list[int], attempts: int,
                    feedback: list[dict] | None = None, provenance: dict | None = None,
-                   log: Callable[[str], None] = lambda _: None) -> CodeOutcome:
+                   log: Callable[[str], None] = lambda _: None, progress=None) -> CodeOutcome:
     """The inner loop for a code sub-action: write, sandbox-check, run on ``seeds``, judge,
     revise; the best attempt is saved to the library when it succeeded at all."""
     from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, save_code_skill
     from rlgpt_cli.agents.planner import catalogue
+    from rlgpt_cli.progress import Progress
     from rlgpt_cli.worlds.base import get_kit
 
     kit = get_kit(task.world)
-    made = code_loop(client, task, sub, prefix, catalogue(library, task.world),
-                     make_world=lambda: kit.make_env(task.name, length=10_000), make_api=kit.new_api,
-                     seeds=seeds, attempts=attempts, feedback=feedback, log=log, library=library)
+    progress = progress or Progress.off()
+    with progress.phase(f"code {sub['name']}", unit="judging episodes") as ph:
+        def make_world():  # each judging episode builds its world: that counts the episodes
+            ph.update(ph.completed + 1)
+            return kit.make_env(task.name, length=10_000)
+
+        made = code_loop(client, task, sub, prefix, catalogue(library, task.world),
+                         make_world=make_world, make_api=kit.new_api,
+                         seeds=seeds, attempts=attempts, feedback=feedback, log=log, library=library)
     chosen = best(made)
     skill = None
     if chosen.success_rate > 0:
@@ -90,9 +97,10 @@ def learn_subaction(settings, task, sub: dict, config, prefix: list, library, **
 
 
 def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
-                  max_steps: int | None = None, record: Path | None = None) -> dict[str, Any]:
+                  max_steps: int | None = None, record: Path | None = None, progress=None) -> dict[str, Any]:
     """Run the plan's skills one after another on each seed; the full report (see
     ``rlgpt run --json``): success, per-sub-task success, achievement rates, the world's scores."""
+    from rlgpt_cli.progress import Progress
     from rlgpt_cli.reports import write_animation
     from rlgpt_cli.worlds.base import get_kit
 
@@ -101,16 +109,27 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
     max_steps = max_steps or task.max_steps
     started = time.perf_counter()
     episodes: list[Episode] = []
+    successes: list[bool] = []
     frames: list = []
-    for i, seed in enumerate(seeds):
-        on_step = None
-        if record is not None and i == 0:
-            on_step = lambda world, info: frames.append(world.render())  # noqa: E731
-        episodes.append(run_episode(lambda: kit.make_env(task.name, length=max_steps), kit.new_api, seed, stages,
-                                    max_steps=max_steps, on_step=on_step, library=library))
+    steps = [0]  # env steps so far, read live by the progress view
+
+    def on_step(world, info, recording: bool):
+        steps[0] += 1
+        if recording:
+            frames.append(world.render())
+
+    progress = progress or Progress.off()
+    with progress.phase(f"evaluate {task.name}", total=len(seeds), unit="episodes") as ph:
+        for i, seed in enumerate(seeds):
+            recording = record is not None and i == 0
+            episodes.append(run_episode(lambda: kit.make_env(task.name, length=max_steps), kit.new_api, seed,
+                                        stages, max_steps=max_steps, library=library,
+                                        on_step=lambda world, info, r=recording: on_step(world, info, r)))
+            e = episodes[-1]
+            successes.append(task.success({"achievements": e.achievements, "inventory": e.inventory}))
+            ph.update(i + 1, env_steps=f"{steps[0]:,}", success=f"{sum(successes) / len(successes):.0%}")
     achievements = kit.achievements()
     rates = {a: sum(e.achievements.get(a, 0) > 0 for e in episodes) / len(episodes) for a in achievements}
-    successes = [task.success({"achievements": e.achievements, "inventory": e.inventory}) for e in episodes]
     if record is not None:
         write_animation(record, frames)
     per_stage = summarise(episodes, [s.name for s in stages])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import List, Optional
 
 import typer
@@ -10,6 +9,7 @@ import typer
 from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.errors import BudgetExceeded, Interrupted, RlgptError, TaskFailed
 from rlgpt_cli.output import console, emit, info, table
+from rlgpt_cli.progress import for_command
 from rlgpt_cli.workspace import model_label
 
 
@@ -103,20 +103,16 @@ def iterate(
             saved = new_state(task, config, run_id, settings.model)
         client = model_client(settings, store, max_cost, max_calls)
         info(st, f"iterate {task.name}: models {model_label(settings.model)}; state {path}")
-        loops = Loops(settings, task, saved, path, client, store, config, log=lambda m: info(st, m))
         failure: RlgptError | None = None
+        progress = for_command(st)
+        loops = Loops(settings, task, saved, path, client, store, config, log=progress.log, progress=progress)
+        if progress.live:  # the plan's table above the running phases
+            progress.header = live_view(saved)
+            loops.view = lambda s: setattr(progress, "header", live_view(s))
         try:
-            if st.json or st.quiet or not sys.stderr.isatty():
+            with progress, progress.phase(f"iterate {task.name}", unit="env steps used",
+                                          poll=lambda: loops.state["env_steps"]):
                 loops.run()
-            else:
-                from rich.live import Live
-
-                from rlgpt_cli.output import console as make_console
-
-                with Live(live_view(saved), console=make_console(stderr=True), refresh_per_second=4) as live:
-                    loops.view = lambda s: live.update(live_view(s))
-                    loops.log = live.console.print
-                    loops.run()
         except (KeyboardInterrupt, Interrupted):
             loops.state["status"] = "interrupted"
             loops.save()

@@ -10,7 +10,8 @@ import typer
 
 from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.errors import TaskFailed, UsageError
-from rlgpt_cli.output import console, emit, info
+from rlgpt_cli.output import console, emit
+from rlgpt_cli.progress import for_command
 
 DEFAULT_STEPS = 30_000
 
@@ -50,40 +51,6 @@ def read_rl_config(path: Path):
         raise UsageError(f"--config {path} is not a valid RL config: {where}: {first['msg']}") from None
 
 
-class _Progress:
-    """A rich progress bar on stderr over the env-step budget: steps/s, success rate, return."""
-
-    def __init__(self, enabled: bool):
-        self.bar = None
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                TextColumn("{task.completed:,.0f}/{task.total:,.0f} env steps"),
-                                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                                console=console(stderr=True), transient=True)
-            self.task = None
-
-    def __enter__(self):
-        if self.bar:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar:
-            self.bar.__exit__(*exc)
-
-    def update(self, m: dict) -> None:
-        if self.bar is None:
-            return
-        if self.task is None:
-            self.task = self.bar.add_task("learn", total=m["budget"], stats="")
-        success = "-" if m["success_rate"] is None else f"{m['success_rate']:.0%}"
-        ret = "-" if m["episodic_return"] is None else f"{m['episodic_return']:.2f}"
-        self.bar.update(self.task, completed=min(m["env_steps"], m["budget"]),
-                        stats=f"{m['sps']} steps/s  success {success}  return {ret}")
-
-
 def learn(
     ctx: typer.Context,
     subtask: Optional[str] = typer.Option(None, "--subtask", "-s", help="Sub-action or task name (harvest_log, place_table)."),
@@ -119,23 +86,22 @@ def learn(
         check_fits(num_envs, defaults.num_steps, defaults.num_minibatches)
     args = {"subtask": subtask, "steps": steps, "num_envs": num_envs, "seed": seed, "device": device.value,
             "config": str(config_file) if config_file else None, "no_macro": no_macro, "resume": resume}
-    progress = _Progress(not (st.quiet or st.json))
-    with recorded_run(st, "learn", args):
+    with recorded_run(st, "learn", args), for_command(st) as progress, \
+            progress.phase(f"learn {subtask}" if resume is None else f"learn (resuming training run {resume})"):
         library = open_library(settings)
-        log = (lambda m: progress.bar.console.print(m)) if progress.bar else (lambda m: info(st, m))
         if resume is not None:
-            with progress:
-                report = learn_subaction(settings, None, {}, None, [], library, resume=resume, log=log,
-                                         on_update=progress.update)
+            report = learn_subaction(settings, None, {}, None, [], library, resume=resume, log=progress.log,
+                                     progress=progress)
         else:
-            task, sub, prefix, config, source = _configure(st, subtask, config_file, steps, max_cost, library)
+            with progress.phase("plan and configure RL (fast agent)"):
+                task, sub, prefix, config, source = _configure(st, subtask, config_file, steps, max_cost, library)
             if no_macro:
                 config.macro_actions = []
-            info(st, f"RL config by {model_label(source)}; macro-actions: {', '.join(config.macro_actions) or 'none'}")
-            with progress:
-                report = learn_subaction(settings, task, sub, config, prefix, library, seed=seed,
-                                         num_envs=num_envs, device=device.value, log=log, episodes=episodes,
-                                         on_update=progress.update, model=source)
+            progress.log(f"RL config by {model_label(source)}; macro-actions: "
+                         f"{', '.join(config.macro_actions) or 'none'}")
+            report = learn_subaction(settings, task, sub, config, prefix, library, seed=seed,
+                                     num_envs=num_envs, device=device.value, log=progress.log, episodes=episodes,
+                                     progress=progress, model=source)
         report["target"] = SUCCESS_TARGET
         if report["success_rate"] < SUCCESS_TARGET:  # under --json the report is the failure's document
             raise TaskFailed(f"{report['subtask']} succeeded in {report['success_rate']:.0%} of "

@@ -8,7 +8,8 @@ from typing import List, Optional
 import typer
 
 from rlgpt_cli.commands import open_store, recorded_run, state
-from rlgpt_cli.output import console, emit, info, table
+from rlgpt_cli.output import console, emit, table
+from rlgpt_cli.progress import for_command
 from rlgpt_cli.workspace import model_label
 
 
@@ -51,16 +52,18 @@ def run(
         raise UsageError(f"--record must name a .gif file, got {record}")
     seed_list = seed_policy.parse(seeds) if seeds else seed_policy.held_out(episodes, st.settings.seed)
     task_text = " ".join(words)
-    with recorded_run(st, "run", {"task": task_text, "episodes": len(seed_list)}) as run_id:
+    with recorded_run(st, "run", {"task": task_text, "episodes": len(seed_list)}) as run_id, \
+            for_command(st) as progress, progress.phase(f"run {task_text}"):
         store = open_store(st)
         task = resolve_task(task_text, world=st.settings.world)
         library = open_library(st.settings)
         # The slow agent's plan over the library: sub-actions with good skills are reused.
-        plan = plan_task(model_client(st.settings, store), store, task, library)
-        info(st, f"plan {plan['id']} by {model_label(plan['model'])}: "
-                 + " -> ".join(s["name"] for s in plan["plan"]["subactions"]))
+        with progress.phase("plan (slow agent)"):
+            plan = plan_task(model_client(st.settings, store), store, task, library)
+        progress.log(f"plan {plan['id']} by {model_label(plan['model'])}: "
+                     + " -> ".join(s["name"] for s in plan["plan"]["subactions"]))
         report = evaluate_task(task, plan["plan"]["subactions"], library, seed_list,
-                               max_steps=max_steps, record=record)
+                               max_steps=max_steps, record=record, progress=progress)
         report["plan_id"], report["model"] = plan["id"], plan["model"]
         report["files"] = save_report(st.settings.runs_dir / f"run-{run_id}", report, model_label(plan["model"]))
         store.add_evaluation(task.name, task.world, "composed library skills", report["episodes"], seed_list,

@@ -1171,8 +1171,10 @@ def evaluate(
     episodes: int = 10,
     seeds: Sequence[int] | None = None,
     deterministic: bool = True,
+    on_episode: Callable[[int, bool | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Run `episodes` full episodes on one env; seeds[i] seeds episode i.
+    """Run `episodes` full episodes on one env; seeds[i] seeds episode i. `on_episode(n,
+    success)` is called after the n-th episode (progress of a long evaluation).
 
     Returns {"returns", "lengths", "success"} lists plus "mean_return", "mean_length" and
     "success_rate" (None when the env's info never reports `success`).
@@ -1195,6 +1197,8 @@ def evaluate(
             returns.append(total)
             lengths.append(length)
             success.append(bool(info["success"]) if "success" in info else None)
+            if on_episode is not None:
+                on_episode(ep + 1, success[-1])
     finally:
         env.close()
         agent.train(was_training)

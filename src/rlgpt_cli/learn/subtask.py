@@ -154,7 +154,7 @@ def _env_factory(plan: _Plan, library, prefix: list, gamma: float) -> Callable[[
 def train_subaction(settings, task, sub: dict, config, prefix: list, library, *, seed: int = 0,
                     num_envs: int | None = None, device: str = "auto", log: Callable[[str], None] = print,
                     run_dir: str | Path | None = None, resume: int | None = None,
-                    episodes: int = EVAL_EPISODES, on_update: Callable[[dict], None] | None = None,
+                    episodes: int = EVAL_EPISODES, progress=None,
                     model: str | None = None, checkpoint_every: int = CHECKPOINT_EVERY) -> dict:
     """Train PPO on sub-action `sub` with the fast agent's RL `config`, evaluate it on held-out
     seeds and save it as a policy skill. Returns success_rate, env_steps, skill ("name vN")
@@ -162,14 +162,18 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
 
     `prefix`: composer Stages that reach the sub-action's start state. `resume`: a training
     run id to continue from its last checkpoint (then `config`, `prefix` and the settings
-    saved with that run are used). `on_update` gets a progress dict after every PPO update.
+    saved with that run are used). `progress` (a `progress.Progress`) shows training in env
+    steps, live, and the evaluation episode by episode.
     Raises Interrupted (exit 130, run marked interrupted, resumable) on SIGINT/SIGTERM, and
     lets a SandboxError from the reward code through after marking the run failed.
     """
     from rlgpt_cli import seeds
     from rlgpt_cli.learn import ppo
+    from rlgpt_cli.progress import Progress
     from rlgpt_cli.runner.skills import MACRO_STEP_CAP, load_macros
     from rlgpt_cli.store import Store
+
+    progress = progress or Progress.off()
 
     store = Store(settings.db_path)
     try:
@@ -203,13 +207,13 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
             store.update_training(training_id, directory=str(run_dir))
             atomic_write_json(run_dir / "run.json", dataclasses.asdict(plan))
         return _run(store, training_id, run_dir, plan, ppo_config, library, prefix, resume is not None,
-                    log, on_update, checkpoint_every)
+                    log, progress, checkpoint_every)
     finally:
         store.close()
 
 
 def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, library, prefix: list,
-         resuming: bool, log, on_update, checkpoint_every: int) -> dict:
+         resuming: bool, log, progress, checkpoint_every: int) -> dict:
     from torch.utils.tensorboard import SummaryWriter
 
     from rlgpt_cli import seeds
@@ -252,11 +256,12 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         writer.add_scalar("charts/env_steps", point["env_steps"], m["global_step"])
         atomic_write_json(progress_path, {"training_id": training_id, "curve": curve})
         store.update_training(training_id, global_step=point["env_steps"], success_rate=m["success_rate"])
-        if on_update is not None:
-            on_update({**m, **point, "budget": budget})
+        training.update(success="-" if m["success_rate"] is None else f"{m['success_rate']:.0%}",
+                        return_="-" if m["episodic_return"] is None else f"{m['episodic_return']:.2f}",
+                        updates=f"{m['update']}/{m['num_updates']}")
 
     try:
-        with _Stopper() as stopper:
+        with _Stopper() as stopper, progress.phase(f"PPO {name}", total=budget, poll=env_steps) as training:
             result = ppo.train(
                 envs, ppo_config, writer=writer, on_update=after_update, checkpoint_path=checkpoint,
                 checkpoint_every=checkpoint_every, resume_from=checkpoint if resuming else None,
@@ -270,7 +275,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         log(f"trained {name}: {result.global_step} decisions, {trained_steps} env steps in "
             f"{base_seconds + time.time() - started:.0f} s; evaluating on {len(plan.eval_seeds)} held-out seeds")
         report = _evaluate_and_save(store, training_id, run_dir, plan, library, make,
-                                    result, trained_steps, curve)
+                                    result, trained_steps, curve, progress)
         report["wall_seconds"] = round(base_seconds + time.time() - started, 1)
         store.update_training(training_id, status="ok", success_rate=report["success_rate"])
         return report
@@ -294,7 +299,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
 
 
 def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, make,
-                       result, trained_steps: int, curve: list[dict]) -> dict:
+                       result, trained_steps: int, curve: list[dict], progress) -> dict:
     from rlgpt_cli.learn import ppo
 
     eval_envs: list = []
@@ -305,8 +310,10 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
 
     # Sampled actions, as the policy skill runs: a deterministic policy facing a wall
     # (same observation, same argmax) can repeat one useless move forever.
-    ev = ppo.evaluate(result.agent, eval_env, episodes=len(plan.eval_seeds), seeds=plan.eval_seeds,
-                      deterministic=False)
+    with progress.phase(f"evaluate {plan.subtask['name']} (held-out seeds)", total=len(plan.eval_seeds),
+                        unit="episodes") as ph:
+        ev = ppo.evaluate(result.agent, eval_env, episodes=len(plan.eval_seeds), seeds=plan.eval_seeds,
+                          deterministic=False, on_episode=lambda n, success: ph.update(n))
     eval_steps = sum(e.total_env_steps for e in eval_envs)
     success = float(ev["success_rate"] or 0.0)
     atomic_write_json(run_dir / "eval.json", {**ev, "seeds": plan.eval_seeds, "env_steps": eval_steps})

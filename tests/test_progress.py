@@ -1,0 +1,76 @@
+"""Progress on long work: plain lines with the elapsed time when stderr is not a terminal, the
+live count in env steps (not decisions), and stdout left to the one --json document."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import time
+
+from test_learn import write_config
+
+from rlgpt_cli.progress import Phase, Progress, clock
+
+LINE = re.compile(r"^\[(\d+):(\d\d)\] (.*)$")
+
+
+def test_clock_and_a_phase_line_with_rate_and_eta():
+    assert (clock(0), clock(83), clock(3723)) == ("0:00", "1:23", "1:02:03")
+    steps = [0]
+    ph = Phase("learn x", total=1000, poll=lambda: steps[0])
+    ph.started -= 10  # ten seconds in, 250 env steps done
+    steps[0] = 250
+    ph.update(success="40%")
+    assert ph.stats() == "250/1,000 env steps (25%), 25 env steps/s, ETA 0:30, success 40%, 0:10 elapsed"
+    steps[0] = 1200  # the last update may run past the budget: the count is not clamped
+    assert ph.stats().startswith("1,200/1,000 env steps (120%)") and "ETA" not in ph.stats()
+
+
+def test_plain_heartbeat_names_the_running_phases_at_each_interval():
+    out = io.StringIO()
+    steps = [0]
+    with Progress(live=False, interval=0.2, stream=out) as progress:
+        with progress.phase("iterate t"), progress.phase("learn x", total=200, poll=lambda: steps[0]):
+            for _ in range(12):
+                time.sleep(0.1)
+                steps[0] += 10
+            progress.log("a message")
+    lines = out.getvalue().splitlines()
+    assert all(LINE.match(line) for line in lines), lines
+    beats = [line for line in lines if "iterate t > learn x: " in line and "/200 env steps" in line]
+    assert len(beats) >= 4, lines  # 1.2 s at one line per 0.2 s of silence
+    counts = [int(re.search(r"(\d+)/200", b).group(1)) for b in beats]
+    assert counts == sorted(counts) and counts[-1] > counts[0]
+    # Each phase that lasted a second or more ends with its final count.
+    assert lines[-3].endswith("] a message")
+    assert lines[-2].startswith("[0:01] iterate t > learn x: done, 120/200 env steps (60%)")
+    assert lines[-1] == "[0:01] iterate t: done, 0:01 elapsed"
+
+
+def test_quiet_progress_prints_nothing():
+    out = io.StringIO()
+    with Progress(enabled=False, stream=out) as progress, progress.phase("x", total=3) as ph:
+        ph.update(2)
+        progress.log("hidden")
+    assert out.getvalue() == ""
+
+
+def test_learn_to_a_file_shows_env_steps_periodically_and_json_stays_one_document(cli, tmp_path, monkeypatch):
+    monkeypatch.setenv("RLGPT_PROGRESS_SECONDS", "0.5")
+    config = write_config(tmp_path / "rl.json", total_steps=1500)
+    r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "2",
+            "--episodes", "2")
+    assert r.exit_code in (0, 1), r.stderr
+    report = json.loads(r.stdout)  # progress never reaches stdout
+    lines = r.stderr.splitlines()
+    training = [line for line in lines if "learn harvest_log > PPO collect_wood: " in line and "env steps (" in line]
+    assert len(training) >= 3, r.stderr  # heartbeats, done
+    counts = [int(re.search(r"([\d,]+)/1,500 env steps", line).group(1).replace(",", "")) for line in training]
+    assert counts == sorted(counts)
+    # The last line counts env steps (macro-actions by the steps they took), not decisions.
+    assert counts[-1] == report["env_steps"] > report["steps_trained"]
+    assert "env steps/s" in training[-1] and "success" in training[-1]
+    stamps = [int(m.group(1)) * 60 + int(m.group(2)) for m in map(LINE.match, lines) if m]
+    assert stamps and max(b - a for a, b in zip(stamps, stamps[1:])) <= 2  # never silent for long
+    assert any("] trained collect_wood: " in line for line in lines)  # log lines carry the time too
