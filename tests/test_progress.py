@@ -74,3 +74,56 @@ def test_learn_to_a_file_shows_env_steps_periodically_and_json_stays_one_documen
     stamps = [int(m.group(1)) * 60 + int(m.group(2)) for m in map(LINE.match, lines) if m]
     assert stamps and max(b - a for a, b in zip(stamps, stamps[1:])) <= 2  # never silent for long
     assert any("] trained collect_wood: " in line for line in lines)  # log lines carry the time too
+
+
+# --- tracking like CleanRL ----------------------------------------------------------------
+
+
+def test_learn_tracks_like_cleanrl(cli, tmp_path, monkeypatch, isolated_home):
+    """--name, --track (W&B offline), TensorBoard against env steps with the hyperparameters
+    table, periodic validation keeping the best policy, checkpoint history."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    config = write_config(tmp_path / "rl.json", total_steps=1500)
+    r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "2",
+            "--episodes", "2", "--name", "wood-run", "--track")
+    assert r.exit_code in (0, 1), r.stderr
+    report = r.json()
+    run = isolated_home / "runs" / "wood-run"
+    assert report["run_dir"] == str(run)
+    assert list((run / "wandb").glob("offline-run-*/run-*.wandb"))  # the W&B run, synced from tb/
+
+    tb = EventAccumulator(str(run / "tb"))
+    tb.Reload()
+    decisions = tb.Scalars("charts/decisions")
+    # x-axis: env steps; the last point is where training stopped, after all its decisions.
+    assert decisions[-1].step == report["env_steps"] and decisions[-1].value == report["steps_trained"]
+    assert all(e.step >= e.value for e in decisions)  # macro-actions: env steps >= decisions
+    assert "hyperparameters/text_summary" in tb.Tags()["tensors"]
+    text = tb.Tensors("hyperparameters/text_summary")[0].tensor_proto.string_val[0].decode()
+    assert text.startswith("|param|value|\n|-|-|\n") and "|learning_rate|0.00025|" in text
+
+    validations = tb.Scalars("charts/validation_success_rate")
+    assert validations and validations[-1].step == report["env_steps"]  # one after the last update
+    best = report["best"]
+    assert best["validation_success"] == max(v.value for v in validations)
+    assert (run / "best.pt").exists() and json.loads((run / "best.json").read_text())["metadata"] == {
+        "validation_success": best["validation_success"], "env_steps": best["env_steps"]}
+    assert sorted(p.name for p in (run / "checkpoints").iterdir())[-1] == f"step-{report['env_steps']:09d}.pt"
+
+    again = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--name", "wood-run")
+    assert again.exit_code == 2 and "wood-run exists" in again.json()["error"]
+
+
+def test_checkpoint_history_keeps_the_newest(tmp_path):
+    from rlgpt_cli.learn.ppo import _keep_history
+
+    latest = tmp_path / "checkpoint.pt"
+    for step in (100, 2000, 350, 40_000):
+        latest.write_bytes(str(step).encode())
+        _keep_history(latest, step, keep=3)
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert kept == ["step-000000350.pt", "step-000002000.pt", "step-000040000.pt"]
+    assert (tmp_path / "checkpoints" / "step-000040000.pt").read_bytes() == b"40000"

@@ -63,6 +63,10 @@ def learn(
     resume: Optional[int] = typer.Option(None, "--resume", help="Continue training run RUN from its last checkpoint."),
     episodes: int = typer.Option(20, "--episodes", "-n", min=1, max=1000, help="Held-out evaluation episodes."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Model cost budget (USD)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run folder name under RLGPT_HOME/runs (default: world__subtask__seed__time)."),
+    track: bool = typer.Option(False, "--track", help="Also log to Weights & Biases (the optional 'track' extra; WANDB_MODE=offline works)."),
+    wandb_project: str = typer.Option("rlgpt", "--wandb-project", help="W&B project, with --track."),
+    wandb_entity: Optional[str] = typer.Option(None, "--wandb-entity", help="W&B entity (team or user), with --track."),
 ) -> None:
     """Learn a sub-action with PPO over Crafter's actions plus coded macro-actions; save it as a policy skill.
 
@@ -72,7 +76,7 @@ def learn(
     """
     from rlgpt_cli.agents.loops import SUCCESS_TARGET
     from rlgpt_cli.learn.ppo import PPOConfig
-    from rlgpt_cli.learn.subtask import check_fits
+    from rlgpt_cli.learn.subtask import Tracking, check_fits
     from rlgpt_cli.usecases import learn_subaction
     from rlgpt_cli.workspace import model_label, open_library
 
@@ -81,17 +85,24 @@ def learn(
     if (subtask is None) == (resume is None):
         raise UsageError("give --subtask NAME, or --resume RUN to continue a training run")
     seed = settings.seed if seed is None else seed
+    if track:  # refuse before any model call or world is built
+        import importlib.util
+
+        if importlib.util.find_spec("wandb") is None:
+            raise UsageError("--track needs Weights & Biases: pip install 'rlgpt[track]'")
+    tracking = Tracking(track=track, wandb_project=wandb_project, wandb_entity=wandb_entity)
     if num_envs is not None:  # refuse before any model call or world is built
         defaults = PPOConfig()
         check_fits(num_envs, defaults.num_steps, defaults.num_minibatches)
     args = {"subtask": subtask, "steps": steps, "num_envs": num_envs, "seed": seed, "device": device.value,
-            "config": str(config_file) if config_file else None, "no_macro": no_macro, "resume": resume}
+            "config": str(config_file) if config_file else None, "no_macro": no_macro, "resume": resume,
+            "name": name, "track": track}
     with recorded_run(st, "learn", args), for_command(st) as progress, \
             progress.phase(f"learn {subtask}" if resume is None else f"learn (resuming training run {resume})"):
         library = open_library(settings)
         if resume is not None:
             report = learn_subaction(settings, None, {}, None, [], library, resume=resume, log=progress.log,
-                                     progress=progress)
+                                     progress=progress, tracking=tracking)
         else:
             with progress.phase("plan and configure RL (fast agent)"):
                 task, sub, prefix, config, source = _configure(st, subtask, config_file, steps, max_cost, library)
@@ -101,7 +112,7 @@ def learn(
                          f"{', '.join(config.macro_actions) or 'none'}")
             report = learn_subaction(settings, task, sub, config, prefix, library, seed=seed,
                                      num_envs=num_envs, device=device.value, log=progress.log, episodes=episodes,
-                                     progress=progress, model=source)
+                                     progress=progress, tracking=tracking, model=source, name=name)
         report["target"] = SUCCESS_TARGET
         if report["success_rate"] < SUCCESS_TARGET:  # under --json the report is the failure's document
             raise TaskFailed(f"{report['subtask']} succeeded in {report['success_rate']:.0%} of "
