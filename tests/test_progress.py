@@ -81,14 +81,14 @@ def test_learn_to_a_file_shows_env_steps_periodically_and_json_stays_one_documen
 
 def test_learn_tracks_like_cleanrl(cli, tmp_path, monkeypatch, isolated_home):
     """--name, --track (W&B offline), TensorBoard against env steps with the hyperparameters
-    table, periodic validation keeping the best policy, checkpoint history."""
+    table, periodic validation keeping the best policy, checkpoint history, --record-every."""
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_SILENT", "true")
     config = write_config(tmp_path / "rl.json", total_steps=1500)
     r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "2",
-            "--episodes", "2", "--name", "wood-run", "--track")
+            "--episodes", "2", "--name", "wood-run", "--track", "--record-every", "1")
     assert r.exit_code in (0, 1), r.stderr
     report = r.json()
     run = isolated_home / "runs" / "wood-run"
@@ -112,6 +112,11 @@ def test_learn_tracks_like_cleanrl(cli, tmp_path, monkeypatch, isolated_home):
     assert (run / "best.pt").exists() and json.loads((run / "best.json").read_text())["metadata"] == {
         "validation_success": best["validation_success"], "env_steps": best["env_steps"]}
     assert sorted(p.name for p in (run / "checkpoints").iterdir())[-1] == f"step-{report['env_steps']:09d}.pt"
+
+    # --record-every 1: an episode of the policy after each update, at 512 px.
+    videos = sorted((run / "videos").iterdir())
+    assert [str(v) for v in videos] == report["recordings"] and len(videos) == decisions[-1].value // 256
+    assert videos[-1].name == f"step-{report['env_steps']:09d}.mp4"
 
     again = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--name", "wood-run")
     assert again.exit_code == 2 and "wood-run exists" in again.json()["error"]

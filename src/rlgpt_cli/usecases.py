@@ -97,11 +97,16 @@ def learn_subaction(settings, task, sub: dict, config, prefix: list, library, **
 
 
 def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
-                  max_steps: int | None = None, record: Path | None = None, progress=None) -> dict[str, Any]:
+                  max_steps: int | None = None, record: Path | None = None, record_steps: int | None = None,
+                  stats_dirs: list[Path] = (), progress=None) -> dict[str, Any]:
     """Run the plan's skills one after another on each seed; the full report (see
-    ``rlgpt run --json``): success, per-sub-task success, achievement rates, the world's scores."""
+    ``rlgpt run --json``): success, per-sub-task success, achievement rates, the world's scores.
+
+    ``record``: the first episode as MP4 or GIF (``record_steps``: its first steps only).
+    ``stats_dirs``: folders whose ``stats.jsonl`` gets one crafter-format line per episode.
+    """
     from rlgpt_cli.progress import Progress
-    from rlgpt_cli.reports import write_animation
+    from rlgpt_cli.reports import Recording, Watched, append_stats, episode_stats
     from rlgpt_cli.worlds.base import get_kit
 
     kit = get_kit(task.world)
@@ -110,28 +115,29 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
     started = time.perf_counter()
     episodes: list[Episode] = []
     successes: list[bool] = []
-    frames: list = []
-    steps = [0]  # env steps so far, read live by the progress view
+    stats: list[dict] = []
+    recording = Recording(record, record_steps) if record is not None else None
+    watched: list = []  # the current episode's world, read live by the progress view
 
-    def on_step(world, info, recording: bool):
-        steps[0] += 1
-        if recording:
-            frames.append(world.render())
+    def make_world(first: bool):
+        watched[:] = [Watched(kit.make_env(task.name, length=max_steps), recording if first else None)]
+        return watched[0]
 
     progress = progress or Progress.off()
     with progress.phase(f"evaluate {task.name}", total=len(seeds), unit="episodes") as ph:
         for i, seed in enumerate(seeds):
-            recording = record is not None and i == 0
-            episodes.append(run_episode(lambda: kit.make_env(task.name, length=max_steps), kit.new_api, seed,
-                                        stages, max_steps=max_steps, library=library,
-                                        on_step=lambda world, info, r=recording: on_step(world, info, r)))
-            e = episodes[-1]
+            e = run_episode(lambda: make_world(i == 0), kit.new_api, seed, stages, max_steps=max_steps,
+                            library=library)
+            episodes.append(e)
             successes.append(task.success({"achievements": e.achievements, "inventory": e.inventory}))
-            ph.update(i + 1, env_steps=f"{steps[0]:,}", success=f"{sum(successes) / len(successes):.0%}")
+            stats.append(episode_stats(e.steps, watched[0].reward, e.achievements, kit.achievements()))
+            ph.update(i + 1, env_steps=f"{sum(x.steps for x in episodes):,}",
+                      success=f"{sum(successes) / len(successes):.0%}")
+    recorded = recording.close() if recording is not None else None
+    for directory in stats_dirs:
+        append_stats(Path(directory), stats)
     achievements = kit.achievements()
     rates = {a: sum(e.achievements.get(a, 0) > 0 for e in episodes) / len(episodes) for a in achievements}
-    if record is not None:
-        write_animation(record, frames)
     per_stage = summarise(episodes, [s.name for s in stages])
     scores = kit.scores(rates)
     return {
@@ -147,7 +153,7 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
         "mean_steps": sum(e.steps for e in episodes) / len(episodes),
         "deaths": sum(e.died for e in episodes),
         "wall_s": time.perf_counter() - started,
-        "recording": str(record) if record else None,
+        "recording": str(recorded) if recorded else None,
         "published_scores": kit.reference_scores(),
         "episode_details": [e.to_dict() for e in episodes],
     }

@@ -67,6 +67,7 @@ def learn(
     track: bool = typer.Option(False, "--track", help="Also log to Weights & Biases (the optional 'track' extra; WANDB_MODE=offline works)."),
     wandb_project: str = typer.Option("rlgpt", "--wandb-project", help="W&B project, with --track."),
     wandb_entity: Optional[str] = typer.Option(None, "--wandb-entity", help="W&B entity (team or user), with --track."),
+    record_every: int = typer.Option(0, "--record-every", min=0, help="Record an episode of the policy every N PPO updates into the run's videos/ (0: never)."),
 ) -> None:
     """Learn a sub-action with PPO over Crafter's actions plus coded macro-actions; save it as a policy skill.
 
@@ -90,7 +91,8 @@ def learn(
 
         if importlib.util.find_spec("wandb") is None:
             raise UsageError("--track needs Weights & Biases: pip install 'rlgpt[track]'")
-    tracking = Tracking(track=track, wandb_project=wandb_project, wandb_entity=wandb_entity)
+    tracking = Tracking(track=track, wandb_project=wandb_project, wandb_entity=wandb_entity,
+                        record_every=record_every)
     if num_envs is not None:  # refuse before any model call or world is built
         defaults = PPOConfig()
         check_fits(num_envs, defaults.num_steps, defaults.num_minibatches)

@@ -13,6 +13,7 @@ The run lives in a folder named as CleanRL names its runs,
     tb/             TensorBoard event files under CleanRL's tags against env steps, and the
                     hyperparameters table
     wandb/          with --track: the Weights & Biases run (it syncs tb/)
+    videos/         with --record-every N: an episode of the policy every N updates
     curve.png       success rate and return against env steps, smoothed
     eval.json       the held-out evaluation
 
@@ -167,7 +168,8 @@ def _env_factory(plan: _Plan, library, prefix: list, gamma: float) -> Callable[[
 @dataclasses.dataclass
 class Tracking:
     """What a training run keeps besides its checkpoints: Weights & Biases (``--track``, the
-    optional ``track`` extra) and recordings of an episode every ``record_every`` updates."""
+    optional ``track`` extra) and a recording of one episode every ``record_every`` updates
+    (``videos/step-<env steps>.mp4``, or ``.gif`` without ffmpeg)."""
 
     track: bool = False
     wandb_project: str = "rlgpt"
@@ -325,6 +327,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
     writer.add_text("reward_code", "```python\n" + plan.rl_config["reward_code"] + "\n```")
     started = time.time()
     stopper = _Stopper()
+    recordings: list[str] = []
 
     def after_update(m: dict) -> None:
         point = {"update": m["update"], "global_step": m["global_step"], "env_steps": env_steps(),
@@ -337,6 +340,9 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
             validated[0] = point["env_steps"]
             point["validation_success"] = best.validate(make, plan.validation_seeds, point["env_steps"], progress)
             writer.add_scalar("charts/validation_success_rate", point["validation_success"], point["env_steps"])
+        if tracking.record_every and m["update"] % tracking.record_every == 0 and stopper.signal is None:
+            recordings.append(_record_episode(agent, make, plan.validation_seeds or plan.eval_seeds,
+                                              run_dir / "videos" / f"step-{point['env_steps']:09d}.mp4"))
         curve.append(point)
         atomic_write_json(progress_path, {"training_id": training_id, "curve": curve})
         store.update_training(training_id, global_step=point["env_steps"], success_rate=m["success_rate"])
@@ -367,6 +373,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         report["best"] = {"validation_success": best.success, "env_steps": best.env_steps,
                           "path": str(best.path) if best.success is not None else None,
                           "validation_env_steps": best.spent}
+        report["recordings"] = recordings
         report["wall_seconds"] = round(base_seconds + time.time() - started, 1)
         store.update_training(training_id, status="ok", success_rate=report["success_rate"])
         return report
@@ -389,6 +396,23 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         envs.close()
         if tracked is not None:
             tracked.finish()
+
+
+def _record_episode(agent, make, seeds: list[int], path: Path) -> str:
+    """One episode of the current policy (the start-state set-up included), every world step
+    of its macro-actions drawn: ``path`` as MP4, or a GIF without ffmpeg."""
+    from rlgpt_cli.learn import ppo
+    from rlgpt_cli.reports import Recording, Watched
+
+    recording = Recording(path)
+
+    def env():
+        sub_env = make(seeds[0])
+        sub_env.world = Watched(sub_env.world, recording)
+        return sub_env
+
+    ppo.evaluate(agent, env, episodes=1, seeds=seeds[:1], deterministic=False)
+    return str(recording.close())
 
 
 class _Best:
@@ -491,21 +515,40 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
     }
 
 
+def smooth(values: list[float], weight: float = 0.6) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the first points
+    are not pulled toward zero."""
+    out, last, norm = [], 0.0, 0.0
+    for v in values:
+        last, norm = weight * last + (1 - weight) * v, weight * norm + (1 - weight)
+        out.append(last / norm)
+    return out
+
+
 def _plot(path: Path, curve: list[dict], name: str, macros: list[str]) -> Path:
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
-    pts = [p for p in curve if p["success_rate"] is not None]
-    top.plot([p["env_steps"] for p in pts], [p["success_rate"] for p in pts], marker=".")
-    top.set_ylabel("training success rate")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.5), sharex=True)
+    for ax, key, color, label in ((top, "success_rate", "tab:blue", "training success rate"),
+                                  (bottom, "episodic_return", "tab:orange", "episodic return")):
+        pts = [p for p in curve if p[key] is not None]
+        xs, ys = [p["env_steps"] for p in pts], [p[key] for p in pts]
+        ax.plot(xs, ys, color=color, alpha=0.3, linewidth=1)  # raw, faint
+        ax.plot(xs, smooth(ys), color=color, linewidth=2, label=f"{label} (smoothed)")
+        ax.set_ylabel(label)
+    checked = [p for p in curve if p.get("validation_success") is not None]
+    if checked:
+        top.plot([p["env_steps"] for p in checked], [p["validation_success"] for p in checked], "o",
+                 color="tab:green", label="validation success")
     top.set_ylim(-0.05, 1.05)
-    top.set_title(f"{name}: PPO" + (f" + macro-actions ({', '.join(macros)})" if macros else " (native actions)"))
-    pts = [p for p in curve if p["episodic_return"] is not None]
-    bottom.plot([p["env_steps"] for p in pts], [p["episodic_return"] for p in pts], marker=".", color="tab:orange")
-    bottom.set_ylabel("episodic return")
+    top.legend(loc="lower right", fontsize="small")
+    title = f"{name}: PPO" + (f" + macro-actions ({', '.join(macros)})" if macros else " (native actions)")
+    top.set_title(textwrap.fill(title, 70), fontsize="medium")  # wrapped: a long list is never cut off
     bottom.set_xlabel("env steps")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
