@@ -132,3 +132,23 @@ def test_checkpoint_history_keeps_the_newest(tmp_path):
     kept = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
     assert kept == ["step-000000350.pt", "step-000002000.pt", "step-000040000.pt"]
     assert (tmp_path / "checkpoints" / "step-000040000.pt").read_bytes() == b"40000"
+
+
+def test_the_live_view_fits_80_columns():
+    from rich.console import Console
+    from rich.table import Table
+
+    out = io.StringIO()
+    progress = Progress(live=True, stream=out)
+    progress.header = Table(title="plan")
+    steps = [0]
+    with progress.phase("iterate obtain_diamond"), progress.phase("outer 1/3"), \
+            progress.phase("PPO collect_wood", total=50_000, poll=lambda: steps[0]) as ph:
+        ph.started -= 60
+        steps[0] = 12_345
+        ph.update(success="40%", return_="1.25")
+        Console(file=out, width=80).print(progress._render())
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    assert "iterate obtain_diamond > outer 1/3 > PPO collect_wood" in out.getvalue()
+    assert "12,345/50,000 env steps (25%)" in out.getvalue() and "ETA 3:03" in out.getvalue()

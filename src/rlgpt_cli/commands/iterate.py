@@ -8,7 +8,7 @@ import typer
 
 from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.errors import BudgetExceeded, Interrupted, RlgptError, TaskFailed
-from rlgpt_cli.output import console, emit, info, table
+from rlgpt_cli.output import console, emit, table
 from rlgpt_cli.progress import for_command
 from rlgpt_cli.workspace import model_label
 
@@ -82,6 +82,7 @@ def iterate(
     if not words and resume is None:
         raise typer.BadParameter("give a TASK, or --resume RUN")
     args = {"task": " ".join(words or []), "outer": outer, "inner": inner, "max_steps": max_steps, "resume": resume}
+    progress = for_command(st)
     with recorded_run(st, "iterate", args) as run_id:
         store = open_store(st)
         if resume is not None:
@@ -94,7 +95,7 @@ def iterate(
                 saved["status"] = "running"
             saved["cost_base"] = saved.get("cost_usd", 0.0)
             task = resolve_task(saved["task"], world=saved["world"])
-            info(st, f"resuming iterate run {resume} at outer iteration {saved['outer'] + 1}")
+            progress.log(f"resuming iterate run {resume} at outer iteration {saved['outer'] + 1}")
         else:
             task = resolve_task(" ".join(words), world=settings.world)
             config = IterateConfig(outer=outer, inner=inner, episodes=episodes, max_steps=max_steps,
@@ -102,9 +103,8 @@ def iterate(
             path = state_path(settings.runs_dir, run_id)
             saved = new_state(task, config, run_id, settings.model)
         client = model_client(settings, store, max_cost, max_calls)
-        info(st, f"iterate {task.name}: models {model_label(settings.model)}; state {path}")
+        progress.log(f"iterate {task.name}: models {model_label(settings.model)}; state {path}")
         failure: RlgptError | None = None
-        progress = for_command(st)
         loops = Loops(settings, task, saved, path, client, store, config, log=progress.log, progress=progress)
         if progress.live:  # the plan's table above the running phases
             progress.header = live_view(saved)
