@@ -137,7 +137,7 @@ def test_rebuild_recovers_a_lost_manifest(cli, library):
     library.manifest_path.unlink()
     assert "chop" not in names(cli("--json", "skills", "list"))
     r = cli("--json", "skills", "rebuild")
-    assert r.exit_code == 0 and r.json() == {"versions": 1, "problems": []}
+    assert r.exit_code == 0 and r.json() == {"versions": 1, "problems": [], "exit_code": 0, "error": None}
     assert "chop" in names(cli("--json", "skills", "list"))
 
 

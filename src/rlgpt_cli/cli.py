@@ -34,6 +34,11 @@ app = typer.Typer(
 )
 
 
+# This invocation's global options, for `main` to read after the command ends (run id,
+# whether the --json document was printed).
+_state: AppState | None = None
+
+
 def _version(value: bool) -> None:
     if value:
         print(f"rlgpt {__version__}")
@@ -57,12 +62,13 @@ def main_options(
 ) -> None:
     """RL-GPT: a slow agent plans, a fast agent writes code or RL configurations, a critic
     feeds back, and every code skill or trained policy lands in a reusable skill library."""
+    global _state
     settings = Settings.resolve(model=model, world=world, library=library, seed=seed, timeout=timeout,
                                 retries=retries, num_ctx=num_ctx)
     if settings.num_ctx and not settings.model.startswith(OLLAMA_PREFIXES) and not quiet:
         sys.stderr.write(f"note: --num-ctx applies to ollama/ and ollama_chat/ models only; "
                          f"ignored for {settings.model}\n")
-    ctx.obj = AppState(settings=settings, json=json_, verbose=verbose, quiet=quiet)
+    ctx.obj = _state = AppState(settings=settings, json=json_, verbose=verbose, quiet=quiet)
 
 
 def _register_commands() -> None:
@@ -283,17 +289,19 @@ def add_plugin_commands(argv: list[str], command) -> bool:
     return True
 
 
-def _fail(message: str, code: int) -> None:
+def _terminate(signum, frame) -> None:
+    # SIGTERM ends a command as Ctrl-C does: it saves what it has and says how to resume.
+    raise KeyboardInterrupt
+
+
+def _error_line(message: str) -> None:
     sys.stderr.write(f"Error: {message}\n")
-    sys.exit(int(code))
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: maps every failure to one line and an exit code."""
+def _run_app(argv: list[str], verbose: bool) -> tuple[int, str | None, dict | None]:
+    """Run the command; its exit code, error message (None on success) and failure details."""
     from typer.exceptions import Abort, TyperException
 
-    argv = list(argv if argv is not None else sys.argv[1:])
-    verbose = any(a in ("-v", "--verbose") for a in argv)
     try:
         command = build_command()
         if add_plugin_commands(argv, command):
@@ -305,19 +313,57 @@ def main(argv: list[str] | None = None) -> None:
             import traceback
 
             traceback.print_exc()
-        _fail(exc.message, exc.exit_code)
+        _error_line(exc.message)
+        return int(exc.exit_code), exc.message, exc.details
     except TyperException as exc:  # Click's usage errors, as Typer vendors Click
+        code = int(ExitCode.USAGE if exc.exit_code in (0, 2) else exc.exit_code)
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
         if hasattr(exc, "show"):
-            exc.show()
+            exc.show()  # usage, hint and "Error: ..." on stderr
         else:
-            sys.stderr.write(f"Error: {exc.format_message()}\n")
-        sys.exit(ExitCode.USAGE if exc.exit_code in (0, 2) else exc.exit_code)
+            _error_line(message)
+        return code, message, None
     except (Abort, KeyboardInterrupt):
-        _fail("interrupted", ExitCode.INTERRUPTED)
+        _error_line("interrupted")
+        return int(ExitCode.INTERRUPTED), "interrupted", None
     except BrokenPipeError:
-        sys.exit(ExitCode.OK)
+        return int(ExitCode.OK), None, None
     except Exception as exc:  # a bug: one line unless -v, never a silent success
         if verbose:
             raise
-        _fail(f"internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)", ExitCode.TASK_FAILED)
-    sys.exit(int(rv) if isinstance(rv, int) else ExitCode.OK)
+        message = f"internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)"
+        _error_line(message)
+        return int(ExitCode.TASK_FAILED), message, None
+    code = int(rv) if isinstance(rv, int) else int(ExitCode.OK)
+    if code == ExitCode.INTERRUPTED:  # Typer's answer to a KeyboardInterrupt no command handled
+        _error_line("interrupted")
+        return code, "interrupted", None
+    return code, None, None
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: maps every failure to one line and an exit code; with
+    --json, every failure also prints the one JSON document (``exit_code``, ``error``)."""
+    import signal
+    import threading
+
+    from rlgpt_cli.output import document, dumps
+
+    global _state
+    _state = None
+    argv = list(argv if argv is not None else sys.argv[1:])
+    # Global flags count wherever they are written, up to a `--` (see hoist_global_options).
+    end = argv.index("--") if "--" in argv else len(argv)
+    json_mode = "--json" in argv[:end]
+    verbose = any(a in ("-v", "--verbose") for a in argv[:end])
+    in_main = threading.current_thread() is threading.main_thread()  # signal handlers live there only
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
+    try:
+        code, message, details = _run_app(argv, verbose)
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
+    if json_mode and code != ExitCode.OK and not (_state is not None and _state.emitted):
+        run_id = _state.run_id if _state is not None else None
+        sys.stdout.write(dumps(document(details, code, message, run_id)) + "\n")
+    sys.exit(code)

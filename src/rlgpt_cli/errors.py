@@ -24,13 +24,18 @@ class ExitCode(IntEnum):
 
 
 class RlgptError(Exception):
-    """Base class: a one-line message and the exit code it ends with."""
+    """Base class: a one-line message and the exit code it ends with.
+
+    ``details``: what the command had got when it failed (a report, a summary); under
+    ``--json`` it is the body of the one document printed, next to ``exit_code`` and ``error``.
+    """
 
     exit_code: ExitCode = ExitCode.TASK_FAILED
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, details: dict | None = None):
         super().__init__(message)
         self.message = message
+        self.details = details
 
 
 class TaskFailed(RlgptError):

@@ -17,6 +17,7 @@ from typing import Any, Callable
 
 from rlgpt_cli.atomic import atomic_write_json
 from rlgpt_cli.errors import BudgetExceeded, NotFound, UsageError
+from rlgpt_cli.progress import Progress
 
 STATE_VERSION = 1
 # Failed episodes described to the slow agent after a task evaluation.
@@ -77,6 +78,7 @@ class Loops:
     config: IterateConfig
     log: Callable[[str], None] = lambda _: None
     view: Callable[[dict], None] = lambda _: None
+    progress: Progress = field(default_factory=Progress.off)  # phases: planning, attempts, PPO, evaluations
     _library: Any = field(default=None, init=False)
 
     @property
@@ -112,8 +114,9 @@ class Loops:
     def replan(self) -> None:
         from rlgpt_cli.usecases import plan_task
 
-        record = plan_task(self.client, self.store, self.task, self.library, self.state["feedback"],
-                           kind=self.config.force_kind)
+        with self.progress.phase("plan (slow agent)"):
+            record = plan_task(self.client, self.store, self.task, self.library, self.state["feedback"],
+                               kind=self.config.force_kind)
         data = record["plan"]
         self.state["plan"] = data
         self.state["plan_id"] = record["id"]
@@ -123,6 +126,10 @@ class Loops:
         self.save()
 
     def outer_iteration(self) -> None:
+        with self.progress.phase(f"outer {self.state['outer'] + 1}/{self.config.outer}", unit="sub-actions"):
+            self._outer_iteration()
+
+    def _outer_iteration(self) -> None:
         from rlgpt_cli.usecases import prefix_stages
 
         if self.state["plan"] is None:
@@ -219,7 +226,7 @@ class Loops:
         outcome = code_subaction(
             _NoCritic(self.client) if not self.config.use_critic else self.client,
             self.task, sub, prefix, self.library, seeds=self.seeds(), attempts=self.config.inner,
-            feedback=[a for f in earlier for a in f.get("attempts", [])], log=self.log,
+            feedback=[a for f in earlier for a in f.get("attempts", [])], log=self.log, progress=self.progress,
             provenance={"plan_id": self.state["plan_id"], "run_id": self.state["run_id"]},
         )
         self.charge(sum(a.results.get("env_steps", 0) for a in outcome.attempts))
@@ -238,12 +245,13 @@ class Loops:
 
         self.log(f"  {sub['name']}: fast agent configures RL")
         earlier = [f for f in self.state["feedback"] if f.get("subaction") == sub["name"] and f.get("kind") == "rl"]
-        config, _ = configure_rl(self.client, self.task, sub, self.library, earlier,
-                                 total_steps=self.config.rl_steps, max_episode_steps=1000)
+        with self.progress.phase(f"configure RL for {sub['name']} (fast agent)"):
+            config, _ = configure_rl(self.client, self.task, sub, self.library, earlier,
+                                     total_steps=self.config.rl_steps, max_episode_steps=1000)
         remaining = self.config.max_steps - self.state["env_steps"]
         config.total_steps = max(1, min(config.total_steps, remaining))
         result = learn_subaction(self.settings, self.task, sub, config, prefix, self.library,
-                                 seed=self.settings.seed, log=self.log)
+                                 seed=self.settings.seed, log=self.log, progress=self.progress)
         self.charge(result["env_steps"])
         return {"subaction": sub["name"], "kind": "rl", "success": result["success_rate"] >= SUCCESS_TARGET,
                 "success_rate": result["success_rate"], "skill": result.get("skill"),
@@ -257,7 +265,8 @@ class Loops:
         subs = self.state["plan"]["subactions"] if self.state["plan"] else []
         try:
             report = evaluate_task(self.task, subs, self.library,
-                                   seeds.task_judging(self.settings.seed, self.config.episodes))
+                                   seeds.task_judging(self.settings.seed, self.config.episodes),
+                                   progress=self.progress)
         except NotFound as exc:  # a sub-action has no skill yet: the task cannot run
             self.log(f"  task evaluation skipped: {exc.message}")
             return None

@@ -20,6 +20,7 @@ class AppState:
     verbose: bool = False
     quiet: bool = False
     run_id: int | None = None  # the run this command records in the run store, if it records one
+    emitted: bool = False  # the one --json document has been printed
 
 
 def _default(value: Any) -> Any:
@@ -42,6 +43,20 @@ def console(stderr: bool = False):
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
+def document(data: Any, exit_code: int = 0, error: str | None = None, run_id: int | None = None) -> Any:
+    """The --json document: a dict result gets ``exit_code``, ``error`` (None on success) and
+    ``run_id`` (when a run was recorded) so that scripts read every outcome the same way; a
+    list result (``tasks list``) is printed as it is."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        return data
+    envelope = {"exit_code": int(exit_code), "error": error}
+    if run_id is not None:
+        envelope["run_id"] = run_id
+    return {**data, **envelope}
+
+
 def emit(state: AppState, data: Any, human: Callable[[Any], None] | None = None) -> None:
     """Print a command's result: JSON on stdout with --json, else the human renderer.
 
@@ -50,7 +65,8 @@ def emit(state: AppState, data: Any, human: Callable[[Any], None] | None = None)
     if state.run_id is not None and isinstance(data, dict) and "run_id" not in data:
         data = {"run_id": state.run_id, **data}
     if state.json:
-        sys.stdout.write(dumps(data) + "\n")
+        sys.stdout.write(dumps(document(data, run_id=state.run_id)) + "\n")
+        state.emitted = True
     elif human is not None:
         human(data)
     else:

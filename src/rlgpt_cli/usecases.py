@@ -52,18 +52,25 @@ class CodeOutcome:
 
 def code_subaction(client, task, sub: dict, prefix: list, library, *, seeds: list[int], attempts: int,
                    feedback: list[dict] | None = None, provenance: dict | None = None,
-                   log: Callable[[str], None] = lambda _: None) -> CodeOutcome:
+                   log: Callable[[str], None] = lambda _: None, progress=None) -> CodeOutcome:
     """The inner loop for a code sub-action: write, sandbox-check, run on ``seeds``, judge,
     revise; the best attempt is saved to the library when it succeeded at all."""
     from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, save_code_skill
     from rlgpt_cli.agents.planner import catalogue, knowledge, relevant, signatures
+    from rlgpt_cli.progress import Progress
     from rlgpt_cli.worlds.base import get_kit
 
     kit = get_kit(task.world)
     skills = signatures(relevant(catalogue(library, task.world), knowledge(task)))
-    made = code_loop(client, task, sub, prefix, skills,
-                     make_world=lambda: kit.make_env(task.name, length=10_000), make_api=kit.new_api,
-                     seeds=seeds, attempts=attempts, feedback=feedback, log=log, library=library)
+    progress = progress or Progress.off()
+    with progress.phase(f"code {sub['name']}", unit="judging episodes") as ph:
+        def make_world():  # each judging episode builds its world: that counts the episodes
+            ph.update(ph.completed + 1)
+            return kit.make_env(task.name, length=10_000)
+
+        made = code_loop(client, task, sub, prefix, skills,
+                         make_world=make_world, make_api=kit.new_api,
+                         seeds=seeds, attempts=attempts, feedback=feedback, log=log, library=library)
     chosen = best(made)
     skill = None
     if chosen.success_rate > 0:
@@ -92,10 +99,16 @@ def learn_subaction(settings, task, sub: dict, config, prefix: list, library, **
 
 
 def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
-                  max_steps: int | None = None, record: Path | None = None) -> dict[str, Any]:
+                  max_steps: int | None = None, record: Path | None = None, record_steps: int | None = None,
+                  stats_dirs: list[Path] = (), progress=None) -> dict[str, Any]:
     """Run the plan's skills one after another on each seed; the full report (see
-    ``rlgpt run --json``): success, per-sub-task success, achievement rates, the world's scores."""
-    from rlgpt_cli.reports import write_animation
+    ``rlgpt run --json``): success, per-sub-task success, achievement rates, the world's scores.
+
+    ``record``: the first episode as MP4 or GIF (``record_steps``: its first steps only).
+    ``stats_dirs``: folders whose ``stats.jsonl`` gets one crafter-format line per episode.
+    """
+    from rlgpt_cli.progress import Progress
+    from rlgpt_cli.reports import Recording, Watched, append_stats, episode_stats
     from rlgpt_cli.worlds.base import get_kit
 
     kit = get_kit(task.world)
@@ -103,19 +116,31 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
     max_steps = max_steps or task.max_steps
     started = time.perf_counter()
     episodes: list[Episode] = []
-    frames: list = []
-    for i, seed in enumerate(seeds):
-        on_step = None
-        if record is not None and i == 0:
-            on_step = lambda world, info: frames.append(world.render())  # noqa: E731
-        episodes.append(run_episode(lambda: kit.make_env(task.name, length=max_steps), kit.new_api, seed, stages,
-                                    max_steps=max_steps, on_step=on_step, library=library))
+    successes: list[bool] = []
+    stats: list[dict] = []
+    recording = Recording(record, record_steps) if record is not None else None
+    watched: list = []  # the current episode's world, read live by the progress view
+
+    def make_world(first: bool):
+        watched[:] = [Watched(kit.make_env(task.name, length=max_steps), recording if first else None)]
+        return watched[0]
+
+    progress = progress or Progress.off()
+    with progress.phase(f"evaluate {task.name}", total=len(seeds), unit="episodes") as ph:
+        for i, seed in enumerate(seeds):
+            e = run_episode(lambda: make_world(i == 0), kit.new_api, seed, stages, max_steps=max_steps,
+                            library=library)
+            episodes.append(e)
+            successes.append(task.success({"achievements": e.achievements, "inventory": e.inventory,
+                                           "steps": e.steps, "alive": not e.died}))
+            stats.append(episode_stats(e.steps, watched[0].reward, e.achievements, kit.achievements()))
+            ph.update(i + 1, env_steps=f"{sum(x.steps for x in episodes):,}",
+                      success=f"{sum(successes) / len(successes):.0%}")
+    recorded = recording.close() if recording is not None else None
+    for directory in stats_dirs:
+        append_stats(Path(directory), stats)
     achievements = kit.achievements()
     rates = {a: sum(e.achievements.get(a, 0) > 0 for e in episodes) / len(episodes) for a in achievements}
-    successes = [task.success({"achievements": e.achievements, "inventory": e.inventory, "steps": e.steps,
-                               "alive": not e.died}) for e in episodes]
-    if record is not None:
-        write_animation(record, frames)
     per_stage = summarise(episodes, [s.name for s in stages])
     scores = kit.scores(rates)
     return {
@@ -131,7 +156,7 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
         "mean_steps": sum(e.steps for e in episodes) / len(episodes),
         "deaths": sum(e.died for e in episodes),
         "wall_s": time.perf_counter() - started,
-        "recording": str(record) if record else None,
+        "recording": str(recorded) if recorded else None,
         "published_scores": kit.reference_scores(),
         "episode_details": [e.to_dict() for e in episodes],
     }

@@ -63,12 +63,11 @@ def code(
                           "critique": a.critique.get("feedback")} for a in outcome.attempts],
             "skill": skill.to_dict() if skill else None,
         }
-        if not outcome.success:
-            if st.json:  # the report still goes out; the error line goes to stderr
-                emit(st, report)
+        if not outcome.success:  # under --json the report is the failure's document
             raise TaskFailed(
                 f"no code skill for {sub['name']} reached {SUCCESS_TARGET:.0%} after {len(outcome.attempts)} attempts "
-                f"(best {chosen.success_rate:.0%}" + (f", saved as v{skill.version}" if skill else "") + ")"
+                f"(best {chosen.success_rate:.0%}" + (f", saved as v{skill.version}" if skill else "") + ")",
+                details=report,
             )
 
     def human(r):

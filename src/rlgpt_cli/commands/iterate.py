@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 from typing import List, Optional
 
 import typer
 
 from rlgpt_cli.commands import open_store, recorded_run, state
-from rlgpt_cli.errors import TaskFailed
-from rlgpt_cli.output import console, emit, info, table
+from rlgpt_cli.errors import BudgetExceeded, Interrupted, RlgptError, TaskFailed
+from rlgpt_cli.output import console, emit, table
+from rlgpt_cli.progress import for_command
 from rlgpt_cli.workspace import model_label
 
 
@@ -23,7 +23,26 @@ def render(report: dict) -> None:
               ["sub-action", "kind", "success"],
               [[s["name"], s["kind"], "" if s["success_rate"] is None else f"{s['success_rate']:.0%}"]
                for s in it["subactions"]])
+    if report.get("current"):
+        table(f"outer iteration {report['outer'] + 1} (plan {report['plan_id']}): not finished",
+              ["sub-action", "kind", "status", "success"],
+              [[r["name"], r["kind"], r["status"], "" if r["success_rate"] is None else f"{r['success_rate']:.0%}"]
+               for r in report["current"]])
     c.print(f"state: {report['state_path']}")
+    if report.get("resume"):
+        c.print(f"resume: {report['resume']}", markup=False)
+
+
+def current_subactions(s: dict) -> list[dict]:
+    """The current plan's sub-actions with their kind, status (pending, ok, failed) and result."""
+    latest = {f["subaction"]: f for f in s["feedback"] if f.get("outer") == s["outer"] + 1}
+    rows = []
+    for sub in (s["plan"] or {}).get("subactions", []):
+        done = latest.get(sub["name"])
+        rows.append({"name": sub["name"], "kind": sub["kind"],
+                     "status": "pending" if not done else ("ok" if done["success"] else "failed"),
+                     "success_rate": done.get("success_rate") if done else None})
+    return rows
 
 
 def live_view(s: dict):
@@ -35,12 +54,8 @@ def live_view(s: dict):
                     f"{s['env_steps']:,}/{cfg['max_steps']:,} env steps, ${s['cost_usd']:.4f}")
     for col in ("sub-action", "kind", "status", "success"):
         t.add_column(col)
-    latest = {f["subaction"]: f for f in s["feedback"] if f.get("outer") == s["outer"] + 1}
-    for sub in (s["plan"] or {}).get("subactions", []):
-        done = latest.get(sub["name"])
-        rate = done.get("success_rate") if done else None
-        status = "pending" if not done else ("ok" if done["success"] else "failed")
-        t.add_row(sub["name"], sub["kind"], status, "" if rate is None else f"{rate:.0%}")
+    for r in current_subactions(s):
+        t.add_row(r["name"], r["kind"], r["status"], "" if r["success_rate"] is None else f"{r['success_rate']:.0%}")
     return t
 
 
@@ -67,6 +82,7 @@ def iterate(
     if not words and resume is None:
         raise typer.BadParameter("give a TASK, or --resume RUN")
     args = {"task": " ".join(words or []), "outer": outer, "inner": inner, "max_steps": max_steps, "resume": resume}
+    progress = for_command(st)
     with recorded_run(st, "iterate", args) as run_id:
         store = open_store(st)
         if resume is not None:
@@ -75,11 +91,11 @@ def iterate(
             config = IterateConfig(**{**saved["config"], "outer": max(outer, saved["config"]["outer"]),
                                       "max_steps": max(max_steps, saved["config"]["max_steps"])})
             saved["config"] = config.__dict__
-            if saved["status"] in ("budget", "running"):
+            if saved["status"] != "succeeded":  # budget, interrupted, failed or finished: go on
                 saved["status"] = "running"
             saved["cost_base"] = saved.get("cost_usd", 0.0)
             task = resolve_task(saved["task"], world=saved["world"])
-            info(st, f"resuming iterate run {resume} at outer iteration {saved['outer'] + 1}")
+            progress.log(f"resuming iterate run {resume} at outer iteration {saved['outer'] + 1}")
         else:
             task = resolve_task(" ".join(words), world=settings.world)
             config = IterateConfig(outer=outer, inner=inner, episodes=episodes, max_steps=max_steps,
@@ -87,30 +103,75 @@ def iterate(
             path = state_path(settings.runs_dir, run_id)
             saved = new_state(task, config, run_id, settings.model)
         client = model_client(settings, store, max_cost, max_calls)
-        info(st, f"iterate {task.name}: models {model_label(settings.model)}; state {path}")
-        loops = Loops(settings, task, saved, path, client, store, config, log=lambda m: info(st, m))
-        if st.json or st.quiet or not sys.stderr.isatty():
-            final = loops.run()
-        else:
-            from rich.live import Live
-
-            from rlgpt_cli.output import console as make_console
-
-            with Live(live_view(saved), console=make_console(stderr=True), refresh_per_second=4) as live:
-                loops.view = lambda s: live.update(live_view(s))
-                loops.log = live.console.print
-                final = loops.run()
-        report = {k: v for k, v in final.items() if k not in ("feedback", "plan")}
-        report["state_path"] = str(path)
-        report["model"] = settings.model
+        progress.log(f"iterate {task.name}: models {model_label(settings.model)}; state {path}")
+        failure: RlgptError | None = None
+        loops = Loops(settings, task, saved, path, client, store, config, log=progress.log, progress=progress)
+        if progress.live:  # the plan's table above the running phases
+            progress.header = live_view(saved)
+            loops.view = lambda s: setattr(progress, "header", live_view(s))
+        try:
+            with progress, progress.phase(f"iterate {task.name}", unit="env steps used",
+                                          poll=lambda: loops.state["env_steps"]):
+                loops.run()
+        except (KeyboardInterrupt, Interrupted):
+            loops.state["status"] = "interrupted"
+            loops.save()
+            failure = Interrupted("interrupted")
+        except RlgptError as exc:  # a budget ran out, the model or the world failed: state is saved
+            if loops.state["status"] == "running":
+                loops.state["status"] = "budget" if isinstance(exc, BudgetExceeded) else "failed"
+                loops.save()
+            failure = exc
+        final = loops.state
+        report = {k: v for k, v in final.items() if k not in ("feedback", "plan", "cost_base")}
+        report.update(current=current_subactions(final), state_path=str(path), model=settings.model, run_id=run_id, iterate_run=final["run_id"],
+                      resume=None if final["status"] == "succeeded" else
+                      resume_command(settings, final, failure, max_calls=max_calls, max_cost=max_cost))
         if final["status"] != "succeeded":
-            if st.json:
-                emit(st, report)
-            best = max((it["task_success_rate"] for it in final["iterations"]), default=0.0)
-            raise TaskFailed(f"{task.name} reached {best:.0%} (target {config.target:.0%}) after "
-                             f"{final['outer']} outer iteration(s); resume with: rlgpt iterate --resume "
-                             f"{final['run_id']} --outer {final['outer'] + 2}")
+            if not st.json:
+                render(report)
+            raise _ended(failure, task.name, final, config, report)
     emit(st, report, render)
+
+
+def resume_command(settings, final: dict, failure, *, max_calls: int | None, max_cost: float | None) -> str:
+    """The exact command that continues this iterate run: the same global options and budgets,
+    more env steps when those ran out, more outer iterations when they were all used."""
+    import shlex
+
+    from rlgpt_cli.settings import OFFLINE_MODEL
+
+    words = ["rlgpt"]
+    if settings.model != OFFLINE_MODEL:
+        words += ["--model", settings.model]
+    if settings.library is not None:
+        words += ["--library", str(settings.library)]
+    if settings.seed:
+        words += ["--seed", str(settings.seed)]
+    words += ["iterate", "--resume", str(final["run_id"])]
+    if final["status"] == "finished":
+        words += ["--outer", str(final["outer"] + 2)]
+    if final["env_steps"] >= final["config"]["max_steps"]:
+        words += ["--max-steps", str(2 * final["config"]["max_steps"])]
+    if max_calls is not None:
+        words += ["--max-calls", str(max_calls)]
+    if max_cost is not None:
+        words += ["--max-cost", str(max_cost)]
+    return shlex.join(words)
+
+
+def _ended(failure, task_name: str, final: dict, config, report: dict):
+    """The error an unsuccessful iterate ends with: what happened, what is saved, how to resume."""
+    where = (f"saved {report['state_path']} after {final['outer']} outer iteration(s)"
+             + (f", sub-actions done: {', '.join(final['done'])}" if final["done"] and final["plan"] else ""))
+    how = f"resume with: {report['resume']}"
+    if isinstance(failure, Interrupted):
+        return Interrupted(f"interrupted; {where}; {how}", details=report)
+    if failure is not None:
+        return type(failure)(f"{failure.message}; {where}; {how}", details=report)
+    best = max((it["task_success_rate"] for it in final["iterations"]), default=0.0)
+    return TaskFailed(f"{task_name} reached {best:.0%} (target {config.target:.0%}) after "
+                      f"{final['outer']} outer iteration(s); {how}", details=report)
 
 
 def register(app: typer.Typer) -> None:

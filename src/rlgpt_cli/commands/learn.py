@@ -10,7 +10,8 @@ import typer
 
 from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.errors import TaskFailed, UsageError
-from rlgpt_cli.output import console, emit, info
+from rlgpt_cli.output import console, emit
+from rlgpt_cli.progress import for_command
 
 DEFAULT_STEPS = 30_000
 
@@ -50,40 +51,6 @@ def read_rl_config(path: Path):
         raise UsageError(f"--config {path} is not a valid RL config: {where}: {first['msg']}") from None
 
 
-class _Progress:
-    """A rich progress bar on stderr over the env-step budget: steps/s, success rate, return."""
-
-    def __init__(self, enabled: bool):
-        self.bar = None
-        if enabled:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-            self.bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
-                                TextColumn("{task.completed:,.0f}/{task.total:,.0f} env steps"),
-                                TextColumn("{task.fields[stats]}"), TimeElapsedColumn(),
-                                console=console(stderr=True), transient=True)
-            self.task = None
-
-    def __enter__(self):
-        if self.bar:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *exc):
-        if self.bar:
-            self.bar.__exit__(*exc)
-
-    def update(self, m: dict) -> None:
-        if self.bar is None:
-            return
-        if self.task is None:
-            self.task = self.bar.add_task("learn", total=m["budget"], stats="")
-        success = "-" if m["success_rate"] is None else f"{m['success_rate']:.0%}"
-        ret = "-" if m["episodic_return"] is None else f"{m['episodic_return']:.2f}"
-        self.bar.update(self.task, completed=min(m["env_steps"], m["budget"]),
-                        stats=f"{m['sps']} steps/s  success {success}  return {ret}")
-
-
 def learn(
     ctx: typer.Context,
     subtask: Optional[str] = typer.Option(None, "--subtask", "-s", help="Sub-action or task name (harvest_log, place_table)."),
@@ -96,6 +63,11 @@ def learn(
     resume: Optional[int] = typer.Option(None, "--resume", help="Continue training run RUN from its last checkpoint."),
     episodes: int = typer.Option(20, "--episodes", "-n", min=1, max=1000, help="Held-out evaluation episodes."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Model cost budget (USD)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Run folder name under RLGPT_HOME/runs (default: world__subtask__seed__time)."),
+    track: bool = typer.Option(False, "--track", help="Also log to Weights & Biases (the optional 'track' extra; WANDB_MODE=offline works)."),
+    wandb_project: str = typer.Option("rlgpt", "--wandb-project", help="W&B project, with --track."),
+    wandb_entity: Optional[str] = typer.Option(None, "--wandb-entity", help="W&B entity (team or user), with --track."),
+    record_every: int = typer.Option(0, "--record-every", min=0, help="Record an episode of the policy every N PPO updates into the run's videos/ (0: never)."),
 ) -> None:
     """Learn a sub-action with PPO over Crafter's actions plus coded macro-actions; save it as a policy skill.
 
@@ -105,7 +77,7 @@ def learn(
     """
     from rlgpt_cli.agents.loops import SUCCESS_TARGET
     from rlgpt_cli.learn.ppo import PPOConfig
-    from rlgpt_cli.learn.subtask import check_fits
+    from rlgpt_cli.learn.subtask import Tracking, check_fits
     from rlgpt_cli.usecases import learn_subaction
     from rlgpt_cli.workspace import model_label, open_library
 
@@ -114,35 +86,40 @@ def learn(
     if (subtask is None) == (resume is None):
         raise UsageError("give --subtask NAME, or --resume RUN to continue a training run")
     seed = settings.seed if seed is None else seed
+    if track:  # refuse before any model call or world is built
+        import importlib.util
+
+        if importlib.util.find_spec("wandb") is None:
+            raise UsageError("--track needs Weights & Biases: pip install 'rlgpt[track]'")
+    tracking = Tracking(track=track, wandb_project=wandb_project, wandb_entity=wandb_entity,
+                        record_every=record_every)
     if num_envs is not None:  # refuse before any model call or world is built
         defaults = PPOConfig()
         check_fits(num_envs, defaults.num_steps, defaults.num_minibatches)
     args = {"subtask": subtask, "steps": steps, "num_envs": num_envs, "seed": seed, "device": device.value,
-            "config": str(config_file) if config_file else None, "no_macro": no_macro, "resume": resume}
-    progress = _Progress(not (st.quiet or st.json))
-    with recorded_run(st, "learn", args):
+            "config": str(config_file) if config_file else None, "no_macro": no_macro, "resume": resume,
+            "name": name, "track": track}
+    with recorded_run(st, "learn", args), for_command(st) as progress, \
+            progress.phase(f"learn {subtask}" if resume is None else f"learn (resuming training run {resume})"):
         library = open_library(settings)
-        log = (lambda m: progress.bar.console.print(m)) if progress.bar else (lambda m: info(st, m))
         if resume is not None:
-            with progress:
-                report = learn_subaction(settings, None, {}, None, [], library, resume=resume, log=log,
-                                         on_update=progress.update)
+            report = learn_subaction(settings, None, {}, None, [], library, resume=resume, log=progress.log,
+                                     progress=progress, tracking=tracking)
         else:
-            task, sub, prefix, config, source = _configure(st, subtask, config_file, steps, max_cost, library)
+            with progress.phase("plan and configure RL (fast agent)"):
+                task, sub, prefix, config, source = _configure(st, subtask, config_file, steps, max_cost, library)
             if no_macro:
                 config.macro_actions = []
-            info(st, f"RL config by {model_label(source)}; macro-actions: {', '.join(config.macro_actions) or 'none'}")
-            with progress:
-                report = learn_subaction(settings, task, sub, config, prefix, library, seed=seed,
-                                         num_envs=num_envs, device=device.value, log=log, episodes=episodes,
-                                         on_update=progress.update, model=source)
+            progress.log(f"RL config by {model_label(source)}; macro-actions: "
+                         f"{', '.join(config.macro_actions) or 'none'}")
+            report = learn_subaction(settings, task, sub, config, prefix, library, seed=seed,
+                                     num_envs=num_envs, device=device.value, log=progress.log, episodes=episodes,
+                                     progress=progress, tracking=tracking, model=source, name=name)
         report["target"] = SUCCESS_TARGET
-        if report["success_rate"] < SUCCESS_TARGET:
-            if st.json:
-                emit(st, report)
+        if report["success_rate"] < SUCCESS_TARGET:  # under --json the report is the failure's document
             raise TaskFailed(f"{report['subtask']} succeeded in {report['success_rate']:.0%} of "
                              f"{report['episodes']} held-out episodes (target {SUCCESS_TARGET:.0%}); saved as "
-                             f"{report['skill']}; train longer with --steps")
+                             f"{report['skill']}; train longer with --steps", details=report)
 
     def human(r):
         c = console()

@@ -8,7 +8,8 @@ from typing import List, Optional
 import typer
 
 from rlgpt_cli.commands import open_store, recorded_run, state
-from rlgpt_cli.output import console, emit, info, table
+from rlgpt_cli.output import console, emit, table
+from rlgpt_cli.progress import for_command
 from rlgpt_cli.workspace import model_label
 
 
@@ -35,7 +36,9 @@ def run(
     words: List[str] = typer.Argument(..., metavar="TASK", help='The task ("obtain diamond").'),
     episodes: int = typer.Option(10, "--episodes", "-n", min=1, max=10_000, help="Episodes to run."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, e.g. 1,2,5-8 (default: held-out seeds)."),
-    record: Optional[Path] = typer.Option(None, "--record", help="Write an animation of the first episode (.gif)."),
+    record: Optional[Path] = typer.Option(None, "--record", help="Record the first episode at 512 px: .mp4 (with the 'video' extra; else a .gif beside it) or .gif."),
+    record_steps: Optional[int] = typer.Option(None, "--record-steps", min=1, help="Record only the first N steps (default: the whole episode)."),
+    stats_dir: Optional[Path] = typer.Option(None, "--stats-dir", help="Also append crafter's stats.jsonl lines (one per episode) in DIR; the run folder always gets them."),
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Step budget per episode."),
     plan_id: Optional[int] = typer.Option(None, "--plan", min=1,
                                           help="Run this stored plan (default: the one iterate validated, else a new one)."),
@@ -49,11 +52,12 @@ def run(
     from rlgpt_cli.worlds.tasks import resolve_task
 
     st = state(ctx)
-    if record is not None and record.suffix.lower() != ".gif":
-        raise UsageError(f"--record must name a .gif file, got {record}")
+    if record is not None and record.suffix.lower() not in (".gif", ".mp4"):
+        raise UsageError(f"--record must name a .mp4 or .gif file, got {record}")
     seed_list = seed_policy.parse(seeds) if seeds else seed_policy.held_out(episodes, st.settings.seed)
     task_text = " ".join(words)
-    with recorded_run(st, "run", {"task": task_text, "episodes": len(seed_list)}) as run_id:
+    with recorded_run(st, "run", {"task": task_text, "episodes": len(seed_list)}) as run_id, \
+            for_command(st) as progress, progress.phase(f"run {task_text}"):
         store = open_store(st)
         task = resolve_task(task_text, world=st.settings.world)
         library = open_library(st.settings)
@@ -65,13 +69,19 @@ def run(
                 raise UsageError(f"plan {plan_id} is for {plan['task']} ({plan['world']}), not {task.name}")
         else:
             # The slow agent's plan over the library: sub-actions with good skills are reused.
-            plan = plan_task(model_client(st.settings, store), store, task, library)
-        info(st, f"plan {plan['id']} by {model_label(plan['model'])}: "
-                 + " -> ".join(s["name"] for s in plan["plan"]["subactions"]))
-        report = evaluate_task(task, plan["plan"]["subactions"], library, seed_list,
-                               max_steps=max_steps, record=record)
+            with progress.phase("plan (slow agent)"):
+                plan = plan_task(model_client(st.settings, store), store, task, library)
+        progress.log(f"plan {plan['id']} by {model_label(plan['model'])}: "
+                     + " -> ".join(s["name"] for s in plan["plan"]["subactions"]))
+        folder = st.settings.runs_dir / f"run-{run_id}"
+        report = evaluate_task(task, plan["plan"]["subactions"], library, seed_list, max_steps=max_steps,
+                               record=record, record_steps=record_steps,
+                               stats_dirs=[folder, *([stats_dir] if stats_dir else [])], progress=progress)
+        if record is not None and report["recording"] and Path(report["recording"]).suffix != record.suffix:
+            progress.log(f"no MP4 without ffmpeg (pip install 'rlgpt[video]'); wrote {report['recording']}")
         report["plan_id"], report["model"] = plan["id"], plan["model"]
-        report["files"] = save_report(st.settings.runs_dir / f"run-{run_id}", report, model_label(plan["model"]))
+        report["files"] = save_report(folder, report, model_label(plan["model"]))
+        report["files"]["stats"] = str(folder / "stats.jsonl")
         store.add_evaluation(task.name, task.world, "composed library skills", report["episodes"], seed_list,
                              report["success_rate"], {k: v for k, v in report.items() if k != "episode_details"})
     emit(st, report, render)

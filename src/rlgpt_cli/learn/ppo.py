@@ -988,6 +988,8 @@ def train(
     checkpoint_every: int = 0,
     resume_from: str | os.PathLike | None = None,
     should_stop: Callable[[], bool] | None = None,
+    env_steps: Callable[[], int] | None = None,
+    checkpoint_history: int = 0,
 ) -> TrainResult:
     """Train a PPO agent.
 
@@ -996,7 +998,8 @@ def train(
         `SyncEnvs`, built and closed here). Its num_envs must equal config.num_envs.
     agent: a prebuilt `Agent` (e.g. use_pos=True); default `Agent(obs_space, n_actions)`.
     writer: anything with `add_scalar(tag, value, step)`, e.g. a TensorBoard SummaryWriter.
-    on_update: called after every update with a dict: update, num_updates, global_step, sps,
+    on_update: called after every update with a dict: update, num_updates, global_step (decisions), sps,
+        env_steps, env_sps (see `env_steps`),
         learning_rate, value_loss, policy_loss, entropy, old_approx_kl, approx_kl, clipfrac,
         explained_variance, episodes (finished in this update), episodic_return,
         episodic_length, success_rate (means over those episodes; None if there were none, or
@@ -1006,6 +1009,11 @@ def train(
     resume_from: a checkpoint to continue from (weights, optimizer, step counters, RNG).
     should_stop: polled after each update; when it returns True the run checkpoints and
         returns (`TrainResult.stopped`). Set it from a SIGINT/SIGTERM handler.
+    env_steps: the env steps taken so far, when they differ from decisions (a macro-action is
+        one decision over several world steps). TensorBoard's x-axis (global_step) and its SPS
+        count these, as CleanRL's count env steps; `charts/decisions` keeps the decisions.
+    checkpoint_history: also keep the last K checkpoints, as `checkpoints/step-<env steps>.pt`
+        beside `checkpoint_path` (0: only the latest, which resume reads).
     """
     device = resolve_device(config.device)
     random.seed(config.seed)
@@ -1023,6 +1031,7 @@ def train(
             envs, config, device, agent=agent, writer=writer, on_update=on_update,
             checkpoint_path=Path(checkpoint_path) if checkpoint_path else None,
             checkpoint_every=checkpoint_every, resume_from=resume_from, should_stop=should_stop,
+            env_steps=env_steps, checkpoint_history=checkpoint_history,
         )  # fmt: skip
     finally:
         if owns_envs:
@@ -1059,8 +1068,8 @@ def _episode_metrics(finished: list[Episode], recent_returns: deque[float]) -> d
 
 
 def _write_scalars(writer: Any, metrics: dict[str, Any], finished: list[Episode]) -> None:
-    """One update's metrics under CleanRL's TensorBoard tags."""
-    global_step = metrics["global_step"]
+    """One update's metrics under CleanRL's TensorBoard tags, against env steps."""
+    global_step = metrics["env_steps"]
     for episode in finished:
         writer.add_scalar("charts/episodic_return", episode.ret, global_step)
         writer.add_scalar("charts/episodic_length", episode.length, global_step)
@@ -1070,7 +1079,19 @@ def _write_scalars(writer: Any, metrics: dict[str, Any], finished: list[Episode]
         writer.add_scalar(f"losses/{name}", metrics[name], global_step)
     if metrics["success_rate"] is not None:
         writer.add_scalar("charts/success_rate", metrics["success_rate"], global_step)
-    writer.add_scalar("charts/SPS", metrics["sps"], global_step)
+    writer.add_scalar("charts/SPS", metrics["env_sps"], global_step)
+    writer.add_scalar("charts/decisions", metrics["global_step"], global_step)
+
+
+def _keep_history(checkpoint: Path, step: int, keep: int) -> None:
+    """A copy of the checkpoint just written under `checkpoints/`; only the newest `keep` stay."""
+    import shutil
+
+    history = checkpoint.parent / "checkpoints"
+    history.mkdir(exist_ok=True)
+    shutil.copyfile(checkpoint, history / f"step-{step:09d}.pt")
+    for old in sorted(history.glob("step-*.pt"))[:-keep]:
+        old.unlink()
 
 
 def _train(
@@ -1085,6 +1106,8 @@ def _train(
     checkpoint_every: int,
     resume_from: str | os.PathLike | None,
     should_stop: Callable[[], bool] | None,
+    env_steps: Callable[[], int] | None = None,
+    checkpoint_history: int = 0,
 ) -> TrainResult:
     same_step = _validate(envs, config)
     if agent is None:
@@ -1108,7 +1131,8 @@ def _train(
     reset_seed = config.seed + (start_update - 1) * config.num_envs
     collector = RolloutCollector(envs, agent, config, device, same_step=same_step, seed=reset_seed)
 
-    start_time, start_step = time.time(), global_step
+    count_env_steps = env_steps or (lambda: global_step)
+    start_time, start_step, start_env_steps = time.time(), global_step, count_env_steps()
     update = start_update - 1
     stopped = False
     for update in range(start_update, config.num_updates + 1):
@@ -1120,7 +1144,9 @@ def _train(
         global_step += config.batch_size
         advantages, returns = compute_gae(collector.buffer, config.gamma, config.gae_lambda)
         losses = ppo_update(agent, optimizer, collector.buffer.flatten(advantages, returns), config)
-        sps = int((global_step - start_step) / max(time.time() - start_time, 1e-9))
+        elapsed = max(time.time() - start_time, 1e-9)
+        sps = int((global_step - start_step) / elapsed)
+        steps_now = count_env_steps()
 
         for episode in finished:
             recent_returns.append(episode.ret)
@@ -1130,6 +1156,8 @@ def _train(
             "num_updates": config.num_updates,
             "global_step": global_step,
             "sps": sps,
+            "env_steps": steps_now,
+            "env_sps": int((steps_now - start_env_steps) / elapsed),
             "learning_rate": optimizer.param_groups[0]["lr"],
             **losses,
             **_episode_metrics(finished, recent_returns),
@@ -1146,6 +1174,8 @@ def _train(
         ):
             _save_checkpoint(checkpoint_path, config, agent, optimizer, global_step, update,
                              recent_returns, recent_lengths)  # fmt: skip
+            if checkpoint_history:
+                _keep_history(checkpoint_path, steps_now, checkpoint_history)
         if stopped:
             break
 
@@ -1171,8 +1201,10 @@ def evaluate(
     episodes: int = 10,
     seeds: Sequence[int] | None = None,
     deterministic: bool = True,
+    on_episode: Callable[[int, bool | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Run `episodes` full episodes on one env; seeds[i] seeds episode i.
+    """Run `episodes` full episodes on one env; seeds[i] seeds episode i. `on_episode(n,
+    success)` is called after the n-th episode (progress of a long evaluation).
 
     Returns {"returns", "lengths", "success"} lists plus "mean_return", "mean_length" and
     "success_rate" (None when the env's info never reports `success`).
@@ -1195,6 +1227,8 @@ def evaluate(
             returns.append(total)
             lengths.append(length)
             success.append(bool(info["success"]) if "success" in info else None)
+            if on_episode is not None:
+                on_episode(ep + 1, success[-1])
     finally:
         env.close()
         agent.train(was_training)

@@ -2,14 +2,24 @@
 
 `train_subaction` is what the `learn a sub-action` use-case (`usecases.learn_subaction`,
 shared by `rlgpt learn` and `rlgpt iterate`) runs for an ``rl`` sub-action.
-The run lives in a folder (``RLGPT_HOME/runs/learn-<training id>``)::
+The run lives in a folder named as CleanRL names its runs,
+``RLGPT_HOME/runs/<world>__<sub-action>__<seed>__<unix time>`` (or ``--name``)::
 
     run.json        everything needed to resume (RL config, PPO config, prefix, seeds)
     progress.json   the learning curve so far (rewritten after every PPO update)
-    checkpoint.pt   PPO checkpoint (every few updates, at the end, and on SIGINT/SIGTERM)
-    tb/             TensorBoard event files under CleanRL's tags, plus charts/env_steps
-    curve.png       success rate and return against env steps
+    checkpoint.pt   the latest PPO checkpoint (every few updates, at the end, on SIGINT/SIGTERM)
+    checkpoints/    the last few checkpoints, step-<env steps>.pt
+    best.pt, .json  the policy that did best in the periodic validation (the one saved as a skill)
+    tb/             TensorBoard event files under CleanRL's tags against env steps, and the
+                    hyperparameters table
+    wandb/          with --track: the Weights & Biases run (it syncs tb/)
+    videos/         with --record-every N: an episode of the policy every N updates
+    curve.png       success rate and return against env steps, smoothed
     eval.json       the held-out evaluation
+
+Validation. A few times per run (and after the last update) the policy plays
+``VALIDATION_EPISODES`` episodes on validation seeds (never the held-out evaluation seeds);
+the best one so far is kept, and that one is evaluated and saved.
 
 Budget. `RLConfig.total_steps` is a budget of **env steps** (world steps, macro-actions
 counted by the steps they consumed), so pure PPO and PPO with macro-actions are compared on
@@ -37,7 +47,10 @@ from rlgpt_cli.errors import Interrupted, UsageError
 # per rollout: success is sparse at first) and update_epochs/minibatches as CleanRL.
 DEFAULT_NUM_ENVS = 8
 CHECKPOINT_EVERY = 2  # PPO updates between checkpoints
+KEEP_CHECKPOINTS = 3  # checkpoints kept besides the latest and the best
 EVAL_EPISODES = 20
+VALIDATIONS = 4  # validations spread over the env-step budget, plus one after the last update
+VALIDATION_EPISODES = 5
 # Memory a run needs, measured on Crafter with the symbolic network (rounded up): one
 # sub-environment (world, API memory, sandboxed skills), one stored transition, and one
 # sample in a training minibatch (activations kept for the backward pass).
@@ -87,6 +100,7 @@ class _Plan:
     macro_step_cap: int
     eval_seeds: list[int]
     model: str
+    validation_seeds: list[int] = dataclasses.field(default_factory=list)  # empty: runs from before validation
 
 
 class _Stopper:
@@ -106,6 +120,9 @@ class _Stopper:
         if self.signal is not None:  # a second Ctrl-C: stop now, the last checkpoint stands
             raise KeyboardInterrupt
         self.signal = signum
+        # os.write: safe inside a signal handler, where a print could re-enter the stream.
+        os.write(2, f"\n{signal.Signals(signum).name}: stopping after this PPO update, then saving a "
+                    f"checkpoint (press Ctrl-C again to stop at once)\n".encode())
 
     def __exit__(self, *exc) -> None:
         for sig, handler in self._previous.items():
@@ -148,10 +165,39 @@ def _env_factory(plan: _Plan, library, prefix: list, gamma: float) -> Callable[[
     return make
 
 
+@dataclasses.dataclass
+class Tracking:
+    """What a training run keeps besides its checkpoints: Weights & Biases (``--track``, the
+    optional ``track`` extra) and a recording of one episode every ``record_every`` updates
+    (``videos/step-<env steps>.mp4``, or ``.gif`` without ffmpeg)."""
+
+    track: bool = False
+    wandb_project: str = "rlgpt"
+    wandb_entity: str | None = None
+    record_every: int = 0
+
+
+def run_folder(runs_dir: Path, world: str, subtask: str, seed: int, name: str | None) -> Path:
+    """``<world>__<sub-action>__<seed>__<unix time>`` as CleanRL names runs, or ``name``."""
+    if name is not None:
+        if "/" in name or name in ("", ".", ".."):
+            raise UsageError(f"--name must be a plain folder name, got {name!r}")
+        folder = runs_dir / name
+        if folder.exists():
+            raise UsageError(f"run folder {folder} exists; choose another --name or resume that run")
+        return folder
+    folder = runs_dir / f"{world}__{subtask}__{seed}__{int(time.time())}"
+    n = 1
+    while folder.exists():  # two runs in the same second
+        n += 1
+        folder = folder.with_name(f"{world}__{subtask}__{seed}__{int(time.time())}__{n}")
+    return folder
+
+
 def train_subaction(settings, task, sub: dict, config, prefix: list, library, *, seed: int = 0,
                     num_envs: int | None = None, device: str = "auto", log: Callable[[str], None] = print,
-                    run_dir: str | Path | None = None, resume: int | None = None,
-                    episodes: int = EVAL_EPISODES, on_update: Callable[[dict], None] | None = None,
+                    name: str | None = None, resume: int | None = None,
+                    episodes: int = EVAL_EPISODES, progress=None, tracking: Tracking | None = None,
                     model: str | None = None, checkpoint_every: int = CHECKPOINT_EVERY) -> dict:
     """Train PPO on sub-action `sub` with the fast agent's RL `config`, evaluate it on held-out
     seeds and save it as a policy skill. Returns success_rate, env_steps, skill ("name vN")
@@ -159,15 +205,20 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
 
     `prefix`: composer Stages that reach the sub-action's start state. `resume`: a training
     run id to continue from its last checkpoint (then `config`, `prefix` and the settings
-    saved with that run are used). `on_update` gets a progress dict after every PPO update.
+    saved with that run are used). `name`: the run folder's name (default: CleanRL's
+    ``world__subtask__seed__time``). `progress` (a `progress.Progress`) shows training in env
+    steps, live, and the evaluations episode by episode.
     Raises Interrupted (exit 130, run marked interrupted, resumable) on SIGINT/SIGTERM, and
     lets a SandboxError from the reward code through after marking the run failed.
     """
     from rlgpt_cli import seeds
     from rlgpt_cli.learn import ppo
+    from rlgpt_cli.progress import Progress
     from rlgpt_cli.runner.skills import MACRO_STEP_CAP, load_macros
     from rlgpt_cli.store import Store
 
+    progress = progress or Progress.off()
+    tracking = tracking or Tracking()
     store = Store(settings.db_path)
     try:
         if resume is not None:
@@ -188,25 +239,49 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
             ppo_config = ppo.PPOConfig(total_timesteps=rl["total_steps"], num_envs=num_envs, seed=seed,
                                        device=device)
             _check_resources(ppo_config)  # before anything is recorded or built
+            run_dir = run_folder(settings.runs_dir, task.world, sub["name"], seed, name)
             macros = load_macros(library, rl["macro_actions"])
             plan = _Plan(subtask=sub, task=task.name, world=task.world, rl_config=rl,
                          ppo=dataclasses.asdict(ppo_config), prefix=_prefix_records(prefix),
                          macro_versions={s.name: s.version for s in macros}, macro_step_cap=MACRO_STEP_CAP,
                          eval_seeds=seeds.policy_evaluation(seed, episodes),
-                         model=model or settings.model)
+                         model=model or settings.model,
+                         validation_seeds=seeds.policy_validation(seed, VALIDATION_EPISODES))
             training_id = store.start_training(sub["name"], task.world, "", rl, rl["total_steps"])
-            run_dir = Path(run_dir or settings.runs_dir / f"learn-{training_id}")
             run_dir.mkdir(parents=True, exist_ok=True)
             store.update_training(training_id, directory=str(run_dir))
             atomic_write_json(run_dir / "run.json", dataclasses.asdict(plan))
         return _run(store, training_id, run_dir, plan, ppo_config, library, prefix, resume is not None,
-                    log, on_update, checkpoint_every)
+                    log, progress, tracking, checkpoint_every)
     finally:
         store.close()
 
 
+def hyperparameters(plan: _Plan, training_id: int) -> dict[str, Any]:
+    """The run's settings as one flat table (TensorBoard's ``hyperparameters`` text, W&B's config)."""
+    rl = plan.rl_config
+    return {"world": plan.world, "task": plan.task, "subtask": plan.subtask["name"], "training_id": training_id,
+            "model": plan.model, "env_step_budget": rl["total_steps"],
+            "macro_actions": ", ".join(rl["macro_actions"]) or "none",
+            "max_episode_steps": rl["termination"]["max_episode_steps"], "success": rl["termination"]["success"],
+            **plan.ppo}
+
+
+def _start_tracking(tracking: Tracking, run_dir: Path, hparams: dict):
+    """A Weights & Biases run that syncs the TensorBoard files; None without --track."""
+    if not tracking.track:
+        return None
+    try:
+        import wandb
+    except ImportError:
+        raise UsageError("--track needs Weights & Biases: pip install 'rlgpt[track]'") from None
+    return wandb.init(project=tracking.wandb_project, entity=tracking.wandb_entity, name=run_dir.name,
+                      config=hparams, sync_tensorboard=True, dir=str(run_dir))
+
+
 def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, library, prefix: list,
-         resuming: bool, log, on_update, checkpoint_every: int) -> dict:
+         resuming: bool, log, progress, tracking: Tracking, checkpoint_every: int) -> dict:
+    import torch
     from torch.utils.tensorboard import SummaryWriter
 
     from rlgpt_cli import seeds
@@ -234,46 +309,82 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
 
     make = _env_factory(plan, library, prefix, ppo_config.gamma)
     envs = ppo.SyncEnvs([functools.partial(make, s) for s in seeds.training(ppo_config.seed, ppo_config.num_envs)])
+    # Built here with train's seed (same weights as train would draw) so that validation can
+    # play the policy between updates.
+    torch.manual_seed(ppo_config.seed)
+    agent = ppo.Agent(envs.single_observation_space, int(envs.single_action_space.n))
+    best = _Best(run_dir / "best.pt", agent)
+    validated = [max((p["env_steps"] for p in curve if "validation_success" in p), default=0)]
 
     def env_steps() -> int:
         return base_steps + sum(e.total_env_steps for e in envs.envs)
 
-    writer = SummaryWriter(str(run_dir / "tb"), purge_step=curve[-1]["global_step"] + 1 if curve else None)
+    hparams = hyperparameters(plan, training_id)
+    tracked = _start_tracking(tracking, run_dir, hparams)
+    writer = SummaryWriter(str(run_dir / "tb"), purge_step=curve[-1]["env_steps"] + 1 if curve else None)
+    writer.add_text("hyperparameters", "|param|value|\n|-|-|\n" + "\n".join(
+        f"|{k}|{str(v).replace('|', '/')}|" for k, v in hparams.items()))
+    writer.add_text("reward_code", "```python\n" + plan.rl_config["reward_code"] + "\n```")
     started = time.time()
+    stopper = _Stopper()
+    recordings: list[str] = []
 
     def after_update(m: dict) -> None:
         point = {"update": m["update"], "global_step": m["global_step"], "env_steps": env_steps(),
                  "seconds": base_seconds + time.time() - started, "success_rate": m["success_rate"],
-                 "episodic_return": m["episodic_return"], "episodes": m["episodes"], "sps": m["sps"]}
+                 "episodic_return": m["episodic_return"], "episodes": m["episodes"], "sps": m["sps"],
+                 "env_sps": m["env_sps"]}
+        last = m["update"] == m["num_updates"] or point["env_steps"] >= budget
+        due = point["env_steps"] - validated[0] >= budget / VALIDATIONS
+        if plan.validation_seeds and stopper.signal is None and (last or due):
+            validated[0] = point["env_steps"]
+            point["validation_success"] = best.validate(make, plan.validation_seeds, point["env_steps"], progress)
+            writer.add_scalar("charts/validation_success_rate", point["validation_success"], point["env_steps"])
+        if tracking.record_every and m["update"] % tracking.record_every == 0 and stopper.signal is None:
+            recordings.append(_record_episode(agent, make, plan.validation_seeds or plan.eval_seeds,
+                                              run_dir / "videos" / f"step-{point['env_steps']:09d}.mp4"))
         curve.append(point)
-        writer.add_scalar("charts/env_steps", point["env_steps"], m["global_step"])
         atomic_write_json(progress_path, {"training_id": training_id, "curve": curve})
         store.update_training(training_id, global_step=point["env_steps"], success_rate=m["success_rate"])
-        if on_update is not None:
-            on_update({**m, **point, "budget": budget})
+        training.update(success="-" if m["success_rate"] is None else f"{m['success_rate']:.0%}",
+                        return_="-" if m["episodic_return"] is None else f"{m['episodic_return']:.2f}",
+                        best=None if best.success is None else f"{best.success:.0%} (validation)")
 
     try:
-        with _Stopper() as stopper:
+        with stopper, progress.phase(f"PPO {name}", total=budget, poll=env_steps) as training:
             result = ppo.train(
-                envs, ppo_config, writer=writer, on_update=after_update, checkpoint_path=checkpoint,
+                envs, ppo_config, agent=agent, writer=writer, on_update=after_update, checkpoint_path=checkpoint,
                 checkpoint_every=checkpoint_every, resume_from=checkpoint if resuming else None,
                 should_stop=lambda: stopper.signal is not None or env_steps() >= budget,
+                env_steps=env_steps, checkpoint_history=KEEP_CHECKPOINTS,
             )
         if stopper.signal is not None:
             store.update_training(training_id, status="interrupted")
             raise Interrupted(f"learning {name} stopped by signal {stopper.signal} at {env_steps()} env steps; "
                               f"checkpoint saved; resume with: rlgpt learn --resume {training_id}")
         trained_steps = env_steps()
+        best.restore()  # the policy that validated best is the one evaluated and saved
         log(f"trained {name}: {result.global_step} decisions, {trained_steps} env steps in "
-            f"{base_seconds + time.time() - started:.0f} s; evaluating on {len(plan.eval_seeds)} held-out seeds")
+            f"{base_seconds + time.time() - started:.0f} s"
+            + (f"; best validation {best.success:.0%} at {best.env_steps:,} env steps" if best.success is not None
+               else "") + f"; evaluating on {len(plan.eval_seeds)} held-out seeds")
         report = _evaluate_and_save(store, training_id, run_dir, plan, library, make,
-                                    result, trained_steps, curve)
+                                    result, trained_steps, curve, progress)
+        report["best"] = {"validation_success": best.success, "env_steps": best.env_steps,
+                          "path": str(best.path) if best.success is not None else None,
+                          "validation_env_steps": best.spent}
+        report["recordings"] = recordings
         report["wall_seconds"] = round(base_seconds + time.time() - started, 1)
         store.update_training(training_id, status="ok", success_rate=report["success_rate"])
         return report
-    except (Interrupted, KeyboardInterrupt):
+    except Interrupted:
         store.update_training(training_id, status="interrupted")
         raise
+    except KeyboardInterrupt:  # a second signal: stopped at once, mid-update
+        store.update_training(training_id, status="interrupted")
+        how = (f"its last checkpoint stands; resume with: rlgpt learn --resume {training_id}" if checkpoint.exists()
+               else "no checkpoint had been written yet; start it again")
+        raise Interrupted(f"learning {name} stopped at once at {env_steps()} env steps; {how}") from None
     except RlgptError as exc:  # e.g. the reward code raised: same error class, with the run's fate
         store.update_training(training_id, status="failed")
         have = "its last checkpoint is kept" if checkpoint.exists() else "no checkpoint had been written"
@@ -283,10 +394,73 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
     finally:
         writer.close()
         envs.close()
+        if tracked is not None:
+            tracked.finish()
+
+
+def _record_episode(agent, make, seeds: list[int], path: Path) -> str:
+    """One episode of the current policy (the start-state set-up included), every world step
+    of its macro-actions drawn: ``path`` as MP4, or a GIF without ffmpeg."""
+    from rlgpt_cli.learn import ppo
+    from rlgpt_cli.reports import Recording, Watched
+
+    recording = Recording(path)
+
+    def env():
+        sub_env = make(seeds[0])
+        sub_env.world = Watched(sub_env.world, recording)
+        return sub_env
+
+    ppo.evaluate(agent, env, episodes=1, seeds=seeds[:1], deterministic=False)
+    return str(recording.close())
+
+
+class _Best:
+    """The policy that did best in validation: on disk (``best.pt`` + ``best.json``, so a
+    resumed run goes on comparing against it) and in memory."""
+
+    def __init__(self, path: Path, agent) -> None:
+        self.path, self.agent = path, agent
+        self.success: float | None = None
+        self.env_steps: int | None = None
+        self.spent = 0  # env steps the validations took (not part of the training budget)
+        self._state = None
+        meta = path.with_suffix(".json")
+        if meta.exists():
+            import torch
+
+            saved = json.loads(meta.read_text())["metadata"]
+            self.success, self.env_steps = saved["validation_success"], saved["env_steps"]
+            self._state = torch.load(path, map_location="cpu", weights_only=True)
+
+    def validate(self, make, seeds: list[int], env_steps: int, progress) -> float:
+        """Play the current policy on ``seeds``; keep it when it does at least as well as the best."""
+        from rlgpt_cli.learn import ppo
+
+        envs: list = []
+
+        def env():
+            envs.append(make(seeds[0]))
+            return envs[-1]
+
+        with progress.phase("validate", total=len(seeds), unit="episodes") as ph:
+            ev = ppo.evaluate(self.agent, env, episodes=len(seeds), seeds=seeds, deterministic=False,
+                              on_episode=lambda n, success: ph.update(n))
+        self.spent += sum(e.total_env_steps for e in envs)
+        success = float(ev["success_rate"] or 0.0)
+        if self.success is None or success >= self.success:  # a tie goes to the longer-trained policy
+            self.success, self.env_steps = success, env_steps
+            self._state = {k: v.detach().cpu().clone() for k, v in self.agent.state_dict().items()}
+            ppo.save_policy(self.agent, self.path, {"validation_success": success, "env_steps": env_steps})
+        return success
+
+    def restore(self) -> None:
+        if self._state is not None:
+            self.agent.load_state_dict(self._state)
 
 
 def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, make,
-                       result, trained_steps: int, curve: list[dict]) -> dict:
+                       result, trained_steps: int, curve: list[dict], progress) -> dict:
     from rlgpt_cli.learn import ppo
 
     eval_envs: list = []
@@ -297,8 +471,10 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
 
     # Sampled actions, as the policy skill runs: a deterministic policy facing a wall
     # (same observation, same argmax) can repeat one useless move forever.
-    ev = ppo.evaluate(result.agent, eval_env, episodes=len(plan.eval_seeds), seeds=plan.eval_seeds,
-                      deterministic=False)
+    with progress.phase(f"evaluate {plan.subtask['name']} (held-out seeds)", total=len(plan.eval_seeds),
+                        unit="episodes") as ph:
+        ev = ppo.evaluate(result.agent, eval_env, episodes=len(plan.eval_seeds), seeds=plan.eval_seeds,
+                          deterministic=False, on_episode=lambda n, success: ph.update(n))
     eval_steps = sum(e.total_env_steps for e in eval_envs)
     success = float(ev["success_rate"] or 0.0)
     atomic_write_json(run_dir / "eval.json", {**ev, "seeds": plan.eval_seeds, "env_steps": eval_steps})
@@ -339,21 +515,40 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
     }
 
 
+def smooth(values: list[float], weight: float = 0.6) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the first points
+    are not pulled toward zero."""
+    out, last, norm = [], 0.0, 0.0
+    for v in values:
+        last, norm = weight * last + (1 - weight) * v, weight * norm + (1 - weight)
+        out.append(last / norm)
+    return out
+
+
 def _plot(path: Path, curve: list[dict], name: str, macros: list[str]) -> Path:
+    import textwrap
+
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6, 6), sharex=True)
-    pts = [p for p in curve if p["success_rate"] is not None]
-    top.plot([p["env_steps"] for p in pts], [p["success_rate"] for p in pts], marker=".")
-    top.set_ylabel("training success rate")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 6.5), sharex=True)
+    for ax, key, color, label in ((top, "success_rate", "tab:blue", "training success rate"),
+                                  (bottom, "episodic_return", "tab:orange", "episodic return")):
+        pts = [p for p in curve if p[key] is not None]
+        xs, ys = [p["env_steps"] for p in pts], [p[key] for p in pts]
+        ax.plot(xs, ys, color=color, alpha=0.3, linewidth=1)  # raw, faint
+        ax.plot(xs, smooth(ys), color=color, linewidth=2, label=f"{label} (smoothed)")
+        ax.set_ylabel(label)
+    checked = [p for p in curve if p.get("validation_success") is not None]
+    if checked:
+        top.plot([p["env_steps"] for p in checked], [p["validation_success"] for p in checked], "o",
+                 color="tab:green", label="validation success")
     top.set_ylim(-0.05, 1.05)
-    top.set_title(f"{name}: PPO" + (f" + macro-actions ({', '.join(macros)})" if macros else " (native actions)"))
-    pts = [p for p in curve if p["episodic_return"] is not None]
-    bottom.plot([p["env_steps"] for p in pts], [p["episodic_return"] for p in pts], marker=".", color="tab:orange")
-    bottom.set_ylabel("episodic return")
+    top.legend(loc="lower right", fontsize="small")
+    title = f"{name}: PPO" + (f" + macro-actions ({', '.join(macros)})" if macros else " (native actions)")
+    top.set_title(textwrap.fill(title, 70), fontsize="medium")  # wrapped: a long list is never cut off
     bottom.set_xlabel("env steps")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

@@ -207,24 +207,27 @@ class CrafterWorld(gymnasium.Env):
             reward = 0.0
         return reward, dead, over and not dead, unlocked
 
-    def render(self):
-        """crafter's 64x64 image of the current state (the observation itself with pixels).
+    def render(self, size: int | None = None):
+        """crafter's 64x64 image of the current state (the observation itself with pixels),
+        or crafter's drawing at ``size`` x ``size`` pixels (recordings: at 512 the inventory
+        strip, vitals included, is readable).
 
         Without pixel observations the image is drawn with a scratch random
         generator for the night noise, so rendering never changes the dynamics.
         """
-        if self._obs_mode == "pixels":
+        if self._obs_mode == "pixels" and size is None:
             return self._last_frame
         from crafter import engine as crafter_engine
 
         textures = _textures()
+        unit = np.array([_UNIT, _UNIT]) if size is None else np.array([size // 9, size // 9])
         real = self._world.random
         self._world.random = engine.Random(self._step)
         try:
             local = crafter_engine.LocalView(self._world, textures, [9, 7])
             items = crafter_engine.ItemView(textures, [9, 2])
-            return _compose(local(self._player, np.array([_UNIT, _UNIT])),
-                            items(self._player.inventory, np.array([_UNIT, _UNIT])))
+            return _compose(local(self._player, unit), items(self._player.inventory, unit),
+                            IMAGE_SIZE if size is None else (size, size))
         finally:
             self._world.random = real
 
@@ -332,11 +335,11 @@ def _chunk_index(area, chunk_size):
     return cells, index
 
 
-def _compose(local_view: np.ndarray, item_view: np.ndarray) -> np.ndarray:
-    # crafter's Env.render for the default 64x64 size and 9x9 view.
-    size = np.array(IMAGE_SIZE)
+def _compose(local_view: np.ndarray, item_view: np.ndarray, image_size=IMAGE_SIZE) -> np.ndarray:
+    # crafter's Env.render for a 9x9 view (64x64 by default).
+    size = np.array(image_size)
     view = np.array([9, 9])
-    canvas = np.zeros((*IMAGE_SIZE, 3), np.uint8)
+    canvas = np.zeros((*image_size, 3), np.uint8)
     image = np.concatenate([local_view, item_view], 1)
     border = (size - (size // view) * view) // 2
     (x, y), (w, h) = border, image.shape[:2]
