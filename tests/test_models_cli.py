@@ -34,19 +34,20 @@ def test_alias_and_default_are_used_when_no_model_is_given(cli, monkeypatch, iso
     assert cli("doctor", "--json", "-m", "fast").json()["model"] == "openai/gpt-4o-mini"
     monkeypatch.delenv("RLGPT_MODEL")
     assert cli("models", "default", "--json").json() == {
-        "default": "fast", "model": "openai/gpt-4o-mini", "path": str(isolated_home / "models.json")}
+        "default": "fast", "model": "openai/gpt-4o-mini", "path": str(isolated_home / "models.json"),
+        "exit_code": 0, "error": None}
     assert cli("models", "default", "--clear").exit_code == 0
     assert cli("doctor", "--json").json()["model"] == "rlgpt/offline"
 
 
 def test_alias_listing_and_removal(cli):
-    assert cli("models", "alias", "--json").json() == {}
+    assert cli("models", "alias", "--json").json()["aliases"] == {}
     cli("models", "alias", "a1", "openai/x")
     cli("models", "alias", "b2", "ollama_chat/llama3.1:8b")
-    assert cli("models", "alias", "--json").json() == {"a1": "openai/x", "b2": "ollama_chat/llama3.1:8b"}
-    assert cli("models", "alias", "b2", "--json").json() == {"b2": "ollama_chat/llama3.1:8b"}
+    assert cli("models", "alias", "--json").json()["aliases"] == {"a1": "openai/x", "b2": "ollama_chat/llama3.1:8b"}
+    assert cli("models", "alias", "b2", "--json").json()["aliases"] == {"b2": "ollama_chat/llama3.1:8b"}
     cli("models", "default", "a1")
-    assert cli("models", "alias", "--remove", "a1", "--json").json() == {"removed": "a1"}
+    assert cli("models", "alias", "--remove", "a1", "--json").json()["removed"] == "a1"
     # the default named the removed alias, so it is gone too
     assert cli("models", "default", "--json").json()["default"] is None
     r = cli("models", "alias", "--remove", "b3")

@@ -142,12 +142,13 @@ def alias(
         if remove:
             c.print(f"removed alias {d['removed']}", markup=False)
             return
-        if not d:
+        if not d["aliases"]:
             c.print("no aliases (rlgpt models alias NAME MODEL)")
-        for n, m in d.items():
+        for n, m in d["aliases"].items():
             c.print(f"{n} -> {m}", markup=False)
 
-    emit(st, {"removed": name} if remove else aliases, human)
+    # Aliases under their own key: the --json document's exit_code and error are never names.
+    emit(st, {"removed": name} if remove else {"aliases": aliases}, human)
 
 
 def register(app: typer.Typer) -> None:
