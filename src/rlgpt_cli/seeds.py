@@ -9,6 +9,7 @@ on the worlds it was built on; the global ``--seed`` moves every block together.
 | judging a code skill (`code`, the inner loop) | ``10_000 + 1000 s + i`` |
 | judging the whole task (`iterate`, the outer loop) | ``20_000 + 1000 s + i`` |
 | held-out evaluation of a trained policy (`learn`) | ``100_000 + 1000 s + i`` |
+| promotion: a new skill version against the running one, paired (`code`, `learn`, `iterate`) | ``500_000 + 1000 s + i`` |
 | held-out evaluation of a task (`run`, benchmarks) | ``1_000_000 + 10_000 s + i`` |
 """
 
@@ -19,6 +20,7 @@ from rlgpt_cli.errors import UsageError
 SKILL_JUDGING_BASE = 10_000
 TASK_JUDGING_BASE = 20_000
 POLICY_EVAL_BASE = 100_000
+PROMOTION_BASE = 500_000
 HELD_OUT_BASE = 1_000_000
 
 
@@ -36,6 +38,10 @@ def task_judging(seed: int, episodes: int) -> list[int]:
 
 def policy_evaluation(seed: int, episodes: int) -> list[int]:
     return [POLICY_EVAL_BASE + seed * 1000 + i for i in range(episodes)]
+
+
+def promotion(seed: int, episodes: int) -> list[int]:
+    return [PROMOTION_BASE + seed * 1000 + i for i in range(episodes)]
 
 
 def held_out(episodes: int, seed: int = 0) -> list[int]:

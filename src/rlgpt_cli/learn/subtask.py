@@ -87,6 +87,8 @@ class _Plan:
     macro_step_cap: int
     eval_seeds: list[int]
     model: str
+    save: bool = True  # False: an experiment (--no-save), nothing goes to the library
+    promotion_seeds: list[int] = dataclasses.field(default_factory=list)  # judged against the running version
 
 
 class _Stopper:
@@ -152,10 +154,13 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
                     num_envs: int | None = None, device: str = "auto", log: Callable[[str], None] = print,
                     run_dir: str | Path | None = None, resume: int | None = None,
                     episodes: int = EVAL_EPISODES, on_update: Callable[[dict], None] | None = None,
-                    model: str | None = None, checkpoint_every: int = CHECKPOINT_EVERY) -> dict:
+                    model: str | None = None, checkpoint_every: int = CHECKPOINT_EVERY, save: bool = True,
+                    promotion_seeds: list[int] | None = None) -> dict:
     """Train PPO on sub-action `sub` with the fast agent's RL `config`, evaluate it on held-out
-    seeds and save it as a policy skill. Returns success_rate, env_steps, skill ("name vN")
-    and where everything went.
+    seeds and save it as a policy skill (unless not `save`), which runs only if it beats the
+    running version on `promotion_seeds` (default: `runner.promotion.EPISODES` of
+    `seeds.promotion`; see `runner.promotion`). Returns success_rate, env_steps, skill
+    ("name vN", or None when not saved), promotion (the record) and where everything went.
 
     `prefix`: composer Stages that reach the sub-action's start state. `resume`: a training
     run id to continue from its last checkpoint (then `config`, `prefix` and the settings
@@ -165,6 +170,7 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
     """
     from rlgpt_cli import seeds
     from rlgpt_cli.learn import ppo
+    from rlgpt_cli.runner import promotion
     from rlgpt_cli.runner.skills import MACRO_STEP_CAP, load_macros
     from rlgpt_cli.store import Store
 
@@ -193,7 +199,8 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
                          ppo=dataclasses.asdict(ppo_config), prefix=_prefix_records(prefix),
                          macro_versions={s.name: s.version for s in macros}, macro_step_cap=MACRO_STEP_CAP,
                          eval_seeds=seeds.policy_evaluation(seed, episodes),
-                         model=model or settings.model)
+                         model=model or settings.model, save=save,
+                         promotion_seeds=promotion_seeds or seeds.promotion(seed, promotion.EPISODES))
             training_id = store.start_training(sub["name"], task.world, "", rl, rl["total_steps"])
             run_dir = Path(run_dir or settings.runs_dir / f"learn-{training_id}")
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -267,7 +274,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         log(f"trained {name}: {result.global_step} decisions, {trained_steps} env steps in "
             f"{base_seconds + time.time() - started:.0f} s; evaluating on {len(plan.eval_seeds)} held-out seeds")
         report = _evaluate_and_save(store, training_id, run_dir, plan, library, make,
-                                    result, trained_steps, curve)
+                                    result, trained_steps, curve, prefix)
         report["wall_seconds"] = round(base_seconds + time.time() - started, 1)
         store.update_training(training_id, status="ok", success_rate=report["success_rate"])
         return report
@@ -286,8 +293,10 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
 
 
 def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, make,
-                       result, trained_steps: int, curve: list[dict]) -> dict:
+                       result, trained_steps: int, curve: list[dict], prefix: list) -> dict:
+    from rlgpt_cli import seeds
     from rlgpt_cli.learn import ppo
+    from rlgpt_cli.runner import promotion
 
     eval_envs: list = []
 
@@ -320,20 +329,29 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
     description = (f"Learned policy for {plan.subtask['name']} (PPO"
                    + (f" with macro-actions {', '.join(macros)}" if macros else ", native actions only")
                    + f"): {plan.subtask.get('success') or rl['termination']['success']}.")
-    skill = library.add_policy_skill(
-        plan.subtask["name"], state, config, description=description, world=plan.world,
-        preconditions=facts.parse(plan.subtask.get("preconditions", [])),
-        effects=facts.parse(plan.subtask.get("effects", [])),
-        params={"max_steps": rl["termination"]["max_episode_steps"]},
-        metrics={"success_rate": success, "episodes": len(plan.eval_seeds), "seeds": plan.eval_seeds,
-                 "steps_trained": result.global_step, "env_steps": trained_steps},
-        provenance={"model": plan.model, "training_run_id": training_id, "prompt": "fast_agent_rl"},
-    )
+    effects = facts.parse(plan.subtask.get("effects", []))
+    params = {"max_steps": rl["termination"]["max_episode_steps"]}
+
+    def add(name: str, record: dict):
+        return library.add_policy_skill(
+            name, state, config, description=description, world=plan.world,
+            preconditions=facts.parse(plan.subtask.get("preconditions", [])), effects=effects, params=params,
+            metrics={"success_rate": success, "episodes": len(plan.eval_seeds), "seeds": plan.eval_seeds,
+                     "steps_trained": result.global_step, "env_steps": trained_steps, "promotion": record},
+            provenance={"model": plan.model, "training_run_id": training_id, "prompt": "fast_agent_rl"},
+        )
+
+    skill = record = None
+    if plan.save:
+        skill, record = promotion.save(
+            library, add, plan.subtask, prefix, kind="policy", params=params, effects=effects, task=plan.task,
+            world=plan.world, seeds=plan.promotion_seeds or seeds.promotion(plan.ppo["seed"], promotion.EPISODES))
     return {
         "subtask": plan.subtask["name"], "task": plan.task, "training_id": training_id,
         "success_rate": success, "episodes": len(plan.eval_seeds), "seeds": plan.eval_seeds,
         "env_steps": trained_steps, "eval_env_steps": eval_steps, "steps_trained": result.global_step,
-        "macro_actions": macros, "skill": f"{skill.name} v{skill.version}",
+        "macro_actions": macros, "skill": f"{skill.name} v{skill.version}" if skill else None,
+        "saved": skill is not None, "promotion": record,
         "run_dir": str(run_dir), "tensorboard": str(run_dir / "tb"), "checkpoint": str(run_dir / "checkpoint.pt"),
         "curve": str(curve_png), "curve_points": len(curve),
     }
