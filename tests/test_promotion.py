@@ -250,5 +250,9 @@ def test_iterate_leaves_every_running_version_unchanged_or_promoted(cli):
         promoted = (skill["metrics"].get("promotion") or {}).get("promoted")
         assert skill["version"] == before.get(skill["name"]) or promoted, skill["name"]
     assert all(s["metrics"]["promotion"]["reason"] for s in saved)
+    candidates = [s for s in saved if not s["best"]]
+    assert candidates and all(not s["metrics"]["promotion"]["promoted"] for s in candidates)
+    listing = cli("skills", "list", "--all-versions").stdout
+    assert all(f"{s['name']}" in listing for s in candidates) and "candidate" in listing
     end = cli("--json", "run", "make", "wood", "pickaxe", "--seeds", seeds).json()["success_rate"]
     assert end >= start == 1.0

@@ -54,7 +54,7 @@ def _rate(metrics: dict) -> str:
 
 
 NAME = typer.Argument(..., help="Skill name.", autocompletion=_complete_names)
-VERSION = typer.Option(None, "--version", min=1, help="A version number (default: the best version).")
+VERSION = typer.Option(None, "--version", min=1, help="A version number (default: the running one; or NAME@N).")
 
 
 @skills_app.command("list")
@@ -62,9 +62,9 @@ def list_(
     ctx: typer.Context,
     kind: Optional[Kind] = typer.Option(None, "--kind", help="Only code skills or only policies."),
     world: Optional[str] = typer.Option(None, "--world", help="Only skills for this world (default: every world)."),
-    all_versions: bool = typer.Option(False, "--all-versions", help="Every stored version, not only the best."),
+    all_versions: bool = typer.Option(False, "--all-versions", help="Every version, not only the running one."),
 ) -> None:
-    """List skills: the best version of each (stored and built in)."""
+    """List skills: the running version of each (stored and built in); --all-versions adds candidates."""
     st = state(ctx)
     library = open_library(st.settings)
     skills = library.list(kind=kind.value if kind else None, world=world, all_versions=all_versions)
@@ -80,8 +80,10 @@ def list_(
         for column in ("ver", "kind", "world", "success", "episodes", "status", "source"):
             t.add_column(column)
         for s in rows:
+            # A working version that does not run is a candidate (run it with NAME@N).
+            status = "candidate" if s["status"] == "ok" and not s["best"] else s["status"]
             t.add_row(s["name"], str(s["version"]), s["kind"], s["world"], _rate(s["metrics"]),
-                      str(s["metrics"].get("episodes", "")), s["status"], s["source"])
+                      str(s["metrics"].get("episodes", "")), status, s["source"])
         console().print(t)
 
     emit(st, [_record(s, library) for s in skills], human)
