@@ -4,6 +4,9 @@ version pins; experiments that store nothing. Judged in the real world, no runne
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from rlgpt_cli import seeds as seed_policy
@@ -254,5 +257,37 @@ def test_iterate_leaves_every_running_version_unchanged_or_promoted(cli):
     assert candidates and all(not s["metrics"]["promotion"]["promoted"] for s in candidates)
     listing = cli("skills", "list", "--all-versions").stdout
     assert all(f"{s['name']}" in listing for s in candidates) and "candidate" in listing
-    end = cli("--json", "run", "make", "wood", "pickaxe", "--seeds", seeds).json()["success_rate"]
-    assert end >= start == 1.0
+    end = cli("--json", "run", "make", "wood", "pickaxe", "--seeds", seeds).json()
+    assert end["success_rate"] >= start == 1.0
+    # collect_wood_code was no better than the built-in collect_wood: the validated plan kept it.
+    assert end["skills"]["collect_wood"] == "collect_wood v1"
+
+
+def test_iterate_runs_a_renamed_skill_only_where_it_beats_the_one_it_replaces(cli, isolated_home, fresh_pm):
+    # A plugin's collect_wood(n) that gives up at once: the fast agent's collect_wood(count) has
+    # another contract, so it is saved as collect_wood_code, judged against the plugin's on the
+    # promotion seeds, and the plan takes it up because it is better.
+    folder = isolated_home / "plugins"
+    folder.mkdir(parents=True)
+    (folder / "weak_wood.py").write_text(
+        "from rlgpt_cli.hookspecs import hookimpl\nfrom rlgpt_cli.library import Skill\n\n"
+        "def quit(api, n=1):\n    yield 'noop'\n    return False\n\n"
+        "@hookimpl\ndef register_skills(register):\n"
+        "    register(Skill(name='collect_wood', version=1, kind='code', world='crafter', description='Gives up.',\n"
+        "                   effects={'inventory': {'wood': 1}}, params={'n': 1}, entry=quit))\n")
+    def running_collect_wood():
+        return next(s for s in cli("--json", "skills", "list").json() if s["name"] == "collect_wood")["source"]
+
+    assert running_collect_wood() == "plugin"
+    r = cli("--json", "iterate", "collect", "wood", "--episodes", "2")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["status"] == "succeeded"
+    state = json.loads(Path(r.json()["state_path"]).read_text())
+    outcome = next(f for f in state["feedback"] if f.get("subaction") == "collect_wood")
+    assert outcome["skill"] == "collect_wood_code v1" and outcome["promotion"]["better"]
+    assert outcome["promotion"]["renamed_from"] == "collect_wood"
+    # The plugin's skill is not shadowed; the validated plan names the better skill, and run uses it.
+    assert running_collect_wood() == "plugin"
+    r = cli("--json", "run", "collect", "wood", "--episodes", "2")
+    assert r.exit_code == 0, r.stderr
+    assert r.json()["skills"]["collect_wood"] == "collect_wood_code v1" and r.json()["success_rate"] == 1.0

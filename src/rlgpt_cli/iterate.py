@@ -139,12 +139,17 @@ class Loops:
             else:
                 prefix = prefix_stages(subs, index, self.library)
                 outcome = (self.code_subaction if sub["kind"] == "code" else self.rl_subaction)(sub, prefix)
+            self.adopt(sub, outcome)
             results.append(outcome)
             self.state["feedback"].append({**outcome, "outer": self.state["outer"] + 1})
             self.state["done"].append(sub["name"])
             self.save()
             if not outcome["success"]:
                 break  # later sub-actions cannot start reliably: back to the slow agent
+        if self.state.pop("plan_changed", False):  # what is evaluated (and validated) is a stored plan
+            self.state["plan_id"] = self.store.add_plan(self.task.name, self.task.world, self.state["model"],
+                                                        self.state["plan"])
+            self.save()
         evaluation = self.evaluate_task()
         self.state["feedback"].append(self.task_feedback(subs, evaluation))
         measured = (evaluation or {}).get("subtasks", {})
@@ -200,6 +205,15 @@ class Loops:
             record["critic"] = critique.model_dump(exclude={"success"})
             self.log(f"  task critic: change {critique.stage or '-'} ({critique.change}): {critique.feedback}")
         return record
+
+    def adopt(self, sub: dict, outcome: dict) -> None:
+        """Point the sub-action at the skill just saved under a new name (its contract differs),
+        when it beat the skill the sub-action ran: a plan runs a new name only where it names it."""
+        promotion = outcome.get("promotion") or {}
+        if outcome.get("skill") and promotion.get("renamed_from") and promotion.get("better"):
+            sub["skill"] = outcome["skill"].rsplit(" v", 1)[0]
+            self.state["plan_changed"] = True
+            self.log(f"  {sub['name']} now runs {sub['skill']}")
 
     def _measured(self, name: str) -> float | None:
         try:
@@ -285,7 +299,7 @@ def _promotion_summary(record: dict | None) -> dict | None:
     """What the state (and the slow agent's feedback) keeps of a promotion: the verdict, not the seeds."""
     if record is None:
         return None
-    return {k: record[k] for k in ("promoted", "reason", "renamed_from") if k in record}
+    return {k: record[k] for k in ("promoted", "better", "reason", "renamed_from") if k in record}
 
 
 class _NoCritic:

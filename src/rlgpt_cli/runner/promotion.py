@@ -76,7 +76,7 @@ def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str
     against = f"{old.name} v{old.version}"
     record = {"against": against, "test": TEST, "alpha": ALPHA, "seeds": list(seeds)}
     if new.sha256 and new.sha256 == old.sha256:
-        return {**record, "promoted": False, "pairs": 0, "wins": 0, "losses": 0, "p_value": 1.0, "env_steps": 0,
+        return {**record, "better": False, "pairs": 0, "wins": 0, "losses": 0, "p_value": 1.0, "env_steps": 0,
                 "reason": f"identical to {against}"}
     old_ok = {seed: succeeds(old, seed) for seed in seeds}
     order = [s for s in seeds if not old_ok[s]] + [s for s in seeds if old_ok[s]]
@@ -90,20 +90,20 @@ def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str
         wins += ok and not old_ok[seed]
         losses += old_ok[seed] and not ok
     p = sign_test(wins, losses)
-    promoted = p < ALPHA
+    better = p < ALPHA
     held = sum(old_ok.values())
     counts = (f"won {wins}, lost {losses} of {pairs} paired episodes (p = {p:.3f}"
-              f"{' <' if promoted else ', not below'} {ALPHA})")
-    if promoted:
+              f"{' <' if better else ', not below'} {ALPHA})")
+    if better:
         reason = f"better than {against}: {counts}"
     elif pairs == 0:
         reason = (f"not better than {against}: it succeeded in {held} of {len(seeds)} promotion episodes, so the "
-                  f"new version could win at most {len(seeds) - held}, too few to be significant; kept as a candidate")
+                  f"new version could win at most {len(seeds) - held}, too few to be significant")
     else:
         early = " (stopped early: promotion out of reach)" if pairs < len(seeds) else ""
-        reason = f"not better than {against} ({held}/{len(seeds)} successes): {counts}{early}; kept as a candidate"
-    return {**record, "promoted": promoted, "pairs": pairs, "wins": wins, "losses": losses,
-            "old_successes": sum(old_ok.values()), "p_value": round(p, 6), "env_steps": steps, "reason": reason}
+        reason = f"not better than {against} ({held}/{len(seeds)} successes): {counts}{early}"
+    return {**record, "better": better, "pairs": pairs, "wins": wins, "losses": losses,
+            "old_successes": held, "p_value": round(p, 6), "env_steps": steps, "reason": reason}
 
 
 def save(library, add: Callable[[str, dict], Skill], sub: dict, prefix: list, *, kind: str, params: dict,
@@ -111,17 +111,27 @@ def save(library, add: Callable[[str, dict], Skill], sub: dict, prefix: list, *,
     """Store a new version for sub-action ``sub`` and decide whether it runs.
 
     ``add(name, promotion)`` stores it under ``name`` with ``metrics["promotion"] = promotion``.
-    Returns the stored skill (as judged) and its promotion record.
+    Returns the stored skill (as judged) and its promotion record: ``promoted`` (it runs as
+    its name's version) and ``better`` (it beat the skill the sub-action ran, when one did). The
+    first version of a new name runs there, and is judged against the sub-action's skill all
+    the same, so a plan can take it up where it is better (``iterate`` does).
     """
     base = sub["name"]
     name, old = placement(library, base, kind, params, effects)
     renamed = {"renamed_from": base} if name != base else {}
     if old is None:
-        why = (f" (a new name: its parameters or effects differ from {base}'s)" if renamed else "")
+        why = f" (a new name: its parameters or effects differ from {base}'s)" if renamed else ""
         record = {"promoted": True, "reason": f"first version of {name}{why}", **renamed}
-        return add(name, record), record
+        rival = library.running(sub.get("skill") or base) if renamed else None
+        skill = add(name, record)
+        if rival is None:
+            return skill, record
+        verdict = judge(library, skill, rival, sub, prefix, task=task, world=world, seeds=seeds)
+        record = {**verdict, **record, "reason": f"{record['reason']}; {verdict['reason']}"}
+        return library.update_metrics(name, skill.version, {"promotion": record}), record
     skill = add(name, {"promoted": False, "reason": f"being judged against {old.name} v{old.version}", **renamed})
-    record = {**judge(library, skill, old, sub, prefix, task=task, world=world, seeds=seeds), **renamed}
+    verdict = judge(library, skill, old, sub, prefix, task=task, world=world, seeds=seeds)
+    record = {**verdict, **renamed, "promoted": verdict["better"]}
     if not record["promoted"]:
-        record["reason"] += f" (run it with {name}@{skill.version})"
+        record["reason"] += f"; kept as a candidate (run it with {name}@{skill.version})"
     return library.update_metrics(name, skill.version, {"promotion": record}), record
