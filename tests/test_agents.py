@@ -83,8 +83,12 @@ def test_code_command_adds_a_working_skill(cli):
     report = r.json()
     assert report["skill"]["name"] == "place_table" and report["success_rate"] >= 0.8
     assert report["skill"]["metrics"]["seeds"] == report["seeds"]
-    listed = {s["name"]: s for s in cli("--json", "skills", "list").json()}
-    assert listed["place_table"]["provenance"]["model"] == "rlgpt/offline"
+    # The built-in place_table is v1 and never fails: the new version is stored as a candidate.
+    assert report["skill"]["version"] == 2 and not report["promotion"]["promoted"]
+    assert report["promotion"]["against"] == "place_table v1" and report["promotion"]["old_successes"] == 20
+    listed = {(s["name"], s["version"]): s for s in cli("--json", "skills", "list", "--all-versions").json()}
+    assert listed[("place_table", 2)]["provenance"]["model"] == "rlgpt/offline"
+    assert listed[("place_table", 1)]["best"] and listed[("place_table", 1)]["source"] == "builtin"
     calls = cli("--json", "logs", "show", str(cli("--json", "logs", "list").json()[0]["id"])).json()["calls"]
     assert {c["prompt"] for c in calls} >= {"slow_agent", "fast_agent_code", "critic"}
 

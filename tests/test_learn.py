@@ -134,7 +134,9 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
             "--episodes", "2")
     assert r.exit_code in (0, 1), r.stderr
     report = r.json()
-    assert report["skill"] == "collect_wood v1" and report["macro_actions"] == ["goto_tree"]
+    # A policy has no `n` parameter: not a version of the built-in collect_wood(n), a new name.
+    assert report["skill"] == "collect_wood_rl v1" and report["macro_actions"] == ["goto_tree"]
+    assert report["promotion"]["promoted"] and report["promotion"]["renamed_from"] == "collect_wood"
     # The budget caps env steps; PPO's schedule runs whole rollouts (2 of 128 decisions here).
     assert report["steps_trained"] == 256 and report["env_steps"] >= 256
     for key in ("run_dir", "checkpoint", "curve"):
@@ -142,10 +144,11 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(report["tensorboard"]))
 
     listed = cli("--json", "skills", "list", "--kind", "policy").json()
-    assert [(s["name"], s["kind"]) for s in listed] == [("collect_wood", "policy")]
+    assert [(s["name"], s["kind"]) for s in listed] == [("collect_wood_rl", "policy")]
     assert listed[0]["metrics"]["env_steps"] == report["env_steps"]
+    assert open_library(Settings.resolve()).get("collect_wood").kind == "code"  # never shadowed
 
-    skill = open_library(Settings.resolve()).get("collect_wood")
+    skill = open_library(Settings.resolve()).get("collect_wood_rl")
     world = CrafterWorld(seed=7)
     obs, info = world.reset(seed=7)
     api = CrafterAPI()

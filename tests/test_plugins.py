@@ -139,9 +139,13 @@ def test_library_skills_come_through_the_hook(fresh_pm, tmp_path, monkeypatch):
     assert provided["collect_wood"].provenance == {"source": "builtin"}  # the pack, through its plugin
     names = [s.name for s in library.list()]
     assert "chop" in names and "collect_wood" in names
-    # A stored skill hides an offered one of the same name.
+    # A stored skill hides an offered one of the same name only if it keeps its contract (params, effects).
     library.add_code_skill('SKILL = {"name": "collect_wood", "description": "mine"}\n\ndef act(api):\n    yield "do"\n')
-    assert library.get("collect_wood").description == "mine"
+    assert library.get("collect_wood").provenance == {"source": "builtin"}
+    assert library.get("collect_wood@2").description == "mine"
+    library.add_code_skill('SKILL = {"name": "collect_wood", "description": "mine too", "params": {"n": 1},\n'
+                           '         "effects": {"inventory": {"wood": 1}}}\n\ndef act(api, n=1):\n    yield "do"\n')
+    assert library.get("collect_wood").description == "mine too"
 
 
 def test_import_is_cheap():

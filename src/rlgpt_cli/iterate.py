@@ -34,6 +34,7 @@ class IterateConfig:
     rl_steps: int = 50_000  # training steps for one rl sub-action
     use_critic: bool = True  # the ablation without the critic sends only raw results back
     force_kind: str | None = None  # "code" or "rl": the pure-code / pure-RL ablations
+    promotion_episodes: int = 20  # paired episodes a new skill version is judged on (runner.promotion)
 
 
 def state_path(runs_dir: Path, run_id: int) -> Path:
@@ -145,12 +146,17 @@ class Loops:
             else:
                 prefix = prefix_stages(subs, index, self.library)
                 outcome = (self.code_subaction if sub["kind"] == "code" else self.rl_subaction)(sub, prefix)
+            self.adopt(sub, outcome)
             results.append(outcome)
             self.state["feedback"].append({**outcome, "outer": self.state["outer"] + 1})
             self.state["done"].append(sub["name"])
             self.save()
             if not outcome["success"]:
                 break  # later sub-actions cannot start reliably: back to the slow agent
+        if self.state.pop("plan_changed", False):  # what is evaluated (and validated) is a stored plan
+            self.state["plan_id"] = self.store.add_plan(self.task.name, self.task.world, self.state["model"],
+                                                        self.state["plan"])
+            self.save()
         evaluation = self.evaluate_task()
         self.state["feedback"].append(self.task_feedback(subs, evaluation))
         measured = (evaluation or {}).get("subtasks", {})
@@ -207,6 +213,15 @@ class Loops:
             self.log(f"  task critic: change {critique.stage or '-'} ({critique.change}): {critique.feedback}")
         return record
 
+    def adopt(self, sub: dict, outcome: dict) -> None:
+        """Point the sub-action at the skill just saved under a new name (its contract differs),
+        when it beat the skill the sub-action ran: a plan runs a new name only where it names it."""
+        promotion = outcome.get("promotion") or {}
+        if outcome.get("skill") and promotion.get("renamed_from") and promotion.get("better"):
+            sub["skill"] = outcome["skill"].rsplit(" v", 1)[0]
+            self.state["plan_changed"] = True
+            self.log(f"  {sub['name']} now runs {sub['skill']}")
+
     def _measured(self, name: str) -> float | None:
         try:
             return (self.library.get(name).metrics or {}).get("success_rate")
@@ -218,6 +233,11 @@ class Loops:
 
         return seeds.skill_judging(self.settings.seed, self.config.episodes)
 
+    def promotion_seeds(self) -> list[int]:
+        from rlgpt_cli import seeds
+
+        return seeds.promotion(self.settings.seed, self.config.promotion_episodes)
+
     def code_subaction(self, sub: dict, prefix: list) -> dict:
         from rlgpt_cli.usecases import code_subaction
 
@@ -228,12 +248,17 @@ class Loops:
             self.task, sub, prefix, self.library, seeds=self.seeds(), attempts=self.config.inner,
             feedback=[a for f in earlier for a in f.get("attempts", [])], log=self.log, progress=self.progress,
             provenance={"plan_id": self.state["plan_id"], "run_id": self.state["run_id"]},
+            promotion_seeds=self.promotion_seeds(),
         )
-        self.charge(sum(a.results.get("env_steps", 0) for a in outcome.attempts))
+        self.charge(sum(a.results.get("env_steps", 0) for a in outcome.attempts)
+                    + (outcome.promotion or {}).get("env_steps", 0))
         skill = outcome.skill
+        if skill is not None:
+            self.log(f"  saved {skill.name} v{skill.version}: {outcome.promotion['reason']}")
         return {
             "subaction": sub["name"], "kind": "code", "success": outcome.success,
             "success_rate": outcome.chosen.success_rate, "skill": f"{skill.name} v{skill.version}" if skill else None,
+            "promotion": _promotion_summary(outcome.promotion),
             "attempts": [{"attempt": a.number, "success_rate": a.success_rate, "refused": a.refused,
                           "critique": a.critique.get("feedback"), "suggestions": a.critique.get("suggestions", [])}
                          for a in outcome.attempts],
@@ -251,11 +276,14 @@ class Loops:
         remaining = self.config.max_steps - self.state["env_steps"]
         config.total_steps = max(1, min(config.total_steps, remaining))
         result = learn_subaction(self.settings, self.task, sub, config, prefix, self.library,
-                                 seed=self.settings.seed, log=self.log, progress=self.progress)
-        self.charge(result["env_steps"])
+                                 seed=self.settings.seed, log=self.log, progress=self.progress,
+                                 promotion_seeds=self.promotion_seeds())
+        self.charge(result["env_steps"] + (result.get("promotion") or {}).get("env_steps", 0))
+        if result.get("promotion"):
+            self.log(f"  saved {result['skill']}: {result['promotion']['reason']}")
         return {"subaction": sub["name"], "kind": "rl", "success": result["success_rate"] >= SUCCESS_TARGET,
                 "success_rate": result["success_rate"], "skill": result.get("skill"),
-                "rl_config": config.model_dump()}
+                "promotion": _promotion_summary(result.get("promotion")), "rl_config": config.model_dump()}
 
     def evaluate_task(self) -> dict | None:
         from rlgpt_cli import seeds
@@ -275,6 +303,13 @@ class Loops:
         self.log(f"  task {self.task.name}: success {report['success_rate']:.0%} over {report['episodes']} "
                  f"episodes" + (f", {scores}" if scores else ""))
         return report
+
+
+def _promotion_summary(record: dict | None) -> dict | None:
+    """What the state (and the slow agent's feedback) keeps of a promotion: the verdict, not the seeds."""
+    if record is None:
+        return None
+    return {k: record[k] for k in ("promoted", "better", "reason", "renamed_from") if k in record}
 
 
 class _NoCritic:

@@ -3,7 +3,7 @@ pluggy plugins.
 
 Layout under a library directory::
 
-    manifest.json                 name -> versions (hash, metadata, metrics) and the best one
+    manifest.json                 name -> versions (hash, metadata, metrics) and the running one
     library.lock                  flock'ed by every writer
     skills/<name>/v<N>/skill.py   a code skill (its SKILL = {...} literal carries metadata)
     skills/<name>/v<N>/skill.json, policy.pt, config.json      a policy skill
@@ -12,8 +12,18 @@ Layout under a library directory::
 The skills a library offers come through the ``register_skills`` hook, as simonw/llm builds
 its model registry from its hook: the built-in pack, installed packages and
 ``RLGPT_HOME/plugins/*.py`` files register theirs, and the library registers its stored
-skills through the same hook call (a stored skill hides a provided one of the same name).
-Running skills is ``rlgpt_cli.runner``'s job; this module only stores and lists them.
+skills through the same hook call. Running skills is ``rlgpt_cli.runner``'s job; this module
+only stores and lists them.
+
+Which version runs. Each name has one running version (``Skill.best``); the others are
+candidates, listed and runnable with a pin (``name@N``). A stored version records in
+``metrics["promotion"]`` whether it was promoted (it beat the version running then, judged
+by ``runner.promotion``, or its name had none); the newest promoted version runs. A name
+whose stored versions are all candidates runs its provided (built-in or plugin) skill; a
+stored version with no promotion record (older libraries, imports) runs as before, by
+measured success rate, and hides a provided skill only when it keeps that skill's contract
+(``contract``: parameter names and effects). Stored versions of a provided name are numbered
+after the provided one (the built-in ``collect_wood`` is v1, the first stored version v2).
 
 Skill files are untrusted, LLM-written code. They are never imported: metadata is read with
 ``ast.literal_eval``; ``act`` runs only in the sandbox, and only when the files still match
@@ -33,6 +43,7 @@ import hashlib
 import io
 import json
 import os
+import pprint
 import re
 import shutil
 import time
@@ -42,7 +53,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from rlgpt_cli.atomic import _fsync_dir, atomic_write
-from rlgpt_cli.errors import LibraryError, NotFound, SandboxError, nearest
+from rlgpt_cli.errors import LibraryError, NotFound, SandboxError, UsageError, nearest
 from rlgpt_cli.hookspecs import hookimpl
 from rlgpt_cli.times import iso_utc
 
@@ -149,6 +160,35 @@ def content_hash(files: dict[str, bytes]) -> str:
     return h.hexdigest()
 
 
+def contract(skill: Skill) -> tuple:
+    """What callers of a skill rely on: its parameter names and the items and stations its
+    effects name (not their counts, which follow the parameters)."""
+    effects = {key: tuple(sorted(value)) for key, value in (skill.effects or {}).items()
+               if isinstance(value, (dict, list)) and value}
+    return tuple(sorted(skill.params or {})), tuple(sorted(effects.items()))
+
+
+def split_pin(ref: str) -> tuple[str, int | None]:
+    """``"collect_iron@2"`` → ``("collect_iron", 2)``; ``"collect_iron"`` → ``("collect_iron", None)``."""
+    name, at, pin = str(ref).partition("@")
+    if not at:
+        return name, None
+    if not pin.isdigit() or int(pin) < 1:
+        raise UsageError(f"skill pin {ref!r} must be NAME@N with a version number N >= 1")
+    return name, int(pin)
+
+
+def renamed_source(source: str, name: str) -> str:
+    """A code skill's file with its ``SKILL`` metadata saying ``name`` (the model's code above it
+    is untouched, so its line numbers stay)."""
+    meta = parse_code_skill(source)
+    node = next(n for n in ast.parse(source).body if isinstance(n, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "SKILL" for t in n.targets))
+    lines = source.splitlines(keepends=True)
+    literal = "SKILL = " + pprint.pformat({**meta, "name": name}, sort_dicts=False, width=100) + "\n"
+    return "".join(lines[: node.lineno - 1]) + literal + "".join(lines[node.end_lineno:])
+
+
 def parse_code_skill(source: str) -> dict:
     """Metadata from a code skill's ``SKILL = {...}`` literal, without executing anything.
 
@@ -247,7 +287,7 @@ class Library:
     provides (the built-in pack, installed packages, plugin files).
 
     Built-in folders hold ``<name>.py`` code skills and ``<name>/`` policy folders
-    (skill.json, config.json, policy.pt). A stored skill of the same name hides an offered one.
+    (skill.json, config.json, policy.pt). Which version of a name runs: see the module's docstring.
     """
 
     def __init__(self, path: Path | str, builtin_dirs: tuple[Path | str, ...] | list = (), lock_timeout: float = 10.0,
@@ -281,7 +321,7 @@ class Library:
             ) from None
         return manifest
 
-    def _skill(self, name: str, version: str, record: dict, best: int) -> Skill:
+    def _skill(self, name: str, version: str, record: dict, best: int | None) -> Skill:
         skill = Skill(
             name=name,
             version=int(version),
@@ -349,20 +389,24 @@ class Library:
             for skill in versions:
                 register(skill)
 
-    def _merged(self) -> dict[str, list[Skill]]:
-        """Every skill by name: stored versions, else the offered skill of that name."""
-        merged = self._builtin_skills()
+    def _offered(self) -> tuple[dict[str, Skill], dict[str, list[Skill]]]:
+        """``(provided, stored)``: the offered skill of each name (built-in folders, then
+        plugins), and the stored versions of each name."""
+        provided = {name: versions[0] for name, versions in self._builtin_skills().items()}
         if not self.plugins:
-            return {**merged, **self._library_skills()}
+            return provided, self._library_skills()
         from rlgpt_cli import plugins
 
-        provided, stored = plugins.provided_skills(library=self)
-        for name, skill in provided.items():
-            merged[name] = [replace(skill, best=True)]
-        return {**merged, **stored}
+        offered, stored = plugins.provided_skills(library=self)
+        return {**provided, **offered}, stored
+
+    def _merged(self) -> dict[str, list[Skill]]:
+        """Every skill by name: its versions (the provided one first), exactly one running."""
+        provided, stored = self._offered()
+        return {name: _versions(provided.get(name), stored.get(name, [])) for name in {*provided, *stored}}
 
     def list(self, kind: str | None = None, world: str | None = None, all_versions: bool = False) -> list[Skill]:
-        """Skills sorted by name: the best version of each (or every version)."""
+        """Skills sorted by name: the running version of each (or every version)."""
         merged = self._merged()
         found = []
         for name in sorted(merged):
@@ -372,18 +416,30 @@ class Library:
         return found
 
     def get(self, name: str, version: int | None = None) -> Skill:
-        """One skill (the best version unless ``version`` is given); NotFound names the nearest."""
+        """One skill: the running version, unless ``version`` is given or ``name`` is pinned
+        (``collect_iron@2``); NotFound names the nearest names, or the versions there are."""
+        name, pin = split_pin(name)
+        if pin is not None and version not in (None, pin):
+            raise UsageError(f"skill {name}@{pin} pins version {pin}, but version {version} was asked for")
+        version = version or pin
         merged = self._merged()
         if name not in merged:
             raise NotFound(f"no skill named {name!r}{nearest(name, merged)}")
         versions = merged[name]
         if version is None:
             return next((s for s in versions if s.best), versions[-1])
-        for skill in versions:
+        for skill in reversed(versions):
             if skill.version == version:
                 return skill
         known = ", ".join(str(s.version) for s in versions)
         raise NotFound(f"skill {name} has no version {version} (versions: {known})")
+
+    def running(self, name: str) -> Skill | None:
+        """The version of ``name`` that runs now, or None when no skill has that name."""
+        try:
+            return self.get(name)
+        except NotFound:
+            return None
 
     def verify(self) -> list[dict]:
         """Every stored version (and built-in) checked: hash, sandbox rules, loadability."""
@@ -422,10 +478,12 @@ class Library:
 
     def _next_version(self, manifest: dict, name: str) -> int:
         # Folders count too: a crash after the rename but before the manifest update leaves
-        # an orphan version that `rebuild` recovers, and that must not be overwritten.
+        # an orphan version that `rebuild` recovers, and that must not be overwritten. A
+        # provided skill's number counts as well, so a pin names one skill.
         known = [int(v) for v in manifest["skills"].get(name, {}).get("versions", {})]
         on_disk = [int(p.name[1:]) for p in (self.skills_dir / name).glob("v*") if p.name[1:].isdigit()]
-        return max(known + on_disk, default=0) + 1
+        offered = self._offered()[0].get(name)
+        return max(known + on_disk + ([offered.version] if offered else []), default=0) + 1
 
     def _store(self, meta: dict, kind: str, files: dict[str, bytes],
                metrics: dict | None, provenance: dict | None) -> Skill:
@@ -458,7 +516,7 @@ class Library:
             _fsync_dir(skill_dir)
             entry = manifest["skills"].setdefault(name, {"versions": {}})
             entry["versions"][str(version)] = record
-            entry["best"] = _best_version(entry["versions"])
+            entry["best"] = _running_version(entry["versions"])
             self._write_manifest(manifest)
         return self.get(name, version)
 
@@ -516,7 +574,8 @@ class Library:
         return self._store(meta, "policy", files, metrics, provenance)
 
     def update_metrics(self, name: str, version: int, metrics: dict) -> Skill:
-        """Record new measurements for a version (and re-pick the best version)."""
+        """Record new measurements for a version (and re-pick the running version: a
+        ``promotion`` record decides it, see the module's docstring)."""
         with self._writing():
             manifest = self._read_manifest()
             entry = manifest["skills"].get(name)
@@ -524,7 +583,7 @@ class Library:
                 raise NotFound(f"no stored skill {name} v{version}")
             record = entry["versions"][str(version)]
             record["metrics"] = {**record.get("metrics", {}), **metrics}
-            entry["best"] = _best_version(entry["versions"])
+            entry["best"] = _running_version(entry["versions"])
             atomic_write(self.skills_dir / name / f"v{version}" / "meta.json", _meta_json(name, version, record))
             self._write_manifest(manifest)
         return self.get(name, version)
@@ -543,7 +602,7 @@ class Library:
                 if entry["versions"].pop(str(version), None) is None:
                     raise NotFound(f"skill {name} has no version {version}")
                 if entry["versions"]:
-                    entry["best"] = _best_version(entry["versions"])
+                    entry["best"] = _running_version(entry["versions"])
                 else:
                     del manifest["skills"][name]
                 doomed = self.skills_dir / name / f"v{version}"
@@ -576,7 +635,7 @@ class Library:
                     continue
                 skills.setdefault(name, {"versions": {}})["versions"][str(int(number))] = record
             for entry in skills.values():
-                entry["best"] = _best_version(entry["versions"])
+                entry["best"] = _running_version(entry["versions"])
             self._write_manifest({"format": MANIFEST_FORMAT, "skills": skills})
         return problems
 
@@ -633,13 +692,15 @@ class Library:
         if content_hash(files) != meta.get("sha256"):
             raise LibraryError(f"{path}: files do not match the archive's recorded hash")
         provenance = {**meta.get("provenance", {}), "imported_from": Path(path).name}
+        # A promotion was judged against another library's versions: here it is not judged.
+        metrics = {k: v for k, v in (meta.get("metrics") or {}).items() if k != "promotion"}
         if kind == "code":
-            return self.add_code_skill(files["skill.py"].decode("utf-8"), meta.get("metrics"), provenance)
+            return self.add_code_skill(files["skill.py"].decode("utf-8"), metrics, provenance)
         info = _validate_meta(json.loads(files["skill.json"]))
         return self.add_policy_skill(
             info["name"], files["policy.pt"], json.loads(files["config.json"]), description=info["description"],
             world=info["world"], preconditions=info["preconditions"], effects=info["effects"], params=info["params"],
-            metrics=meta.get("metrics"), provenance=provenance,
+            metrics=metrics, provenance=provenance,
         )
 
 
@@ -676,7 +737,12 @@ def _meta_json(name: str, version: int, record: dict) -> bytes:
     return (json.dumps({"name": name, "version": version, **record}, indent=2, sort_keys=True) + "\n").encode()
 
 
-def _best_version(versions: dict) -> int:
+def _promotion(record: dict) -> dict | None:
+    promotion = (record.get("metrics") or {}).get("promotion")
+    return promotion if isinstance(promotion, dict) else None
+
+
+def _best_measured(versions: dict) -> int:
     """The version with the highest measured success rate; the newest breaks ties and
     wins when nothing was measured."""
 
@@ -686,6 +752,35 @@ def _best_version(versions: dict) -> int:
         return (rate if isinstance(rate, (int, float)) else -1.0, int(number))
 
     return int(max(versions.items(), key=score)[0])
+
+
+def _running_version(versions: dict) -> int | None:
+    """The stored version that runs: the newest promoted one (each promoted version beat the
+    one running before it); else, among versions never judged, the best measured; else None
+    (only candidates: the provided skill of the name runs, or the best measured candidate)."""
+    promoted = [int(n) for n, r in versions.items() if (_promotion(r) or {}).get("promoted") is True]
+    if promoted:
+        return max(promoted)
+    unjudged = {n: r for n, r in versions.items() if _promotion(r) is None}
+    return _best_measured(unjudged) if unjudged else None
+
+
+def _versions(offered: Skill | None, stored: list[Skill]) -> list[Skill]:
+    """A name's versions with exactly one running (``best``): the running stored version,
+    unless it was never judged and changes the provided skill's contract; else the provided
+    skill; else the best measured stored version."""
+    running = next((s for s in stored if s.best), None)
+    if running is not None and offered is not None and running.metrics.get("promotion") is None \
+            and contract(running) != contract(offered):
+        running = None
+    if running is None and offered is None and stored:
+        records = {str(s.version): {"metrics": s.metrics} for s in stored}
+        running = next(s for s in stored if s.version == _best_measured(records))
+    stored = [replace(s, best=s is running) for s in stored]
+    if offered is None or (running is not None and offered.version in {s.version for s in stored}):
+        return stored
+    # A stored version that took the provided one's number (older libraries) wins a pin: see get.
+    return [replace(offered, best=running is None), *stored]
 
 
 def _read_archive(path: Path) -> dict[str, bytes]:

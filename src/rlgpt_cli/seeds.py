@@ -10,6 +10,7 @@ on the worlds it was built on; the global ``--seed`` moves every block together.
 | judging the whole task (`iterate`, the outer loop) | ``20_000 + 1000 s + i`` |
 | held-out evaluation of a trained policy (`learn`) | ``100_000 + 1000 s + i`` |
 | validation during training, to keep the best policy (`learn`) | ``200_000 + 1000 s + i`` |
+| promotion: a new skill version against the running one, paired (`code`, `learn`, `iterate`) | ``500_000 + 1000 s + i`` |
 | held-out evaluation of a task (`run`, benchmarks) | ``1_000_000 + 10_000 s + i`` |
 """
 
@@ -21,6 +22,7 @@ SKILL_JUDGING_BASE = 10_000
 TASK_JUDGING_BASE = 20_000
 POLICY_EVAL_BASE = 100_000
 POLICY_VALIDATION_BASE = 200_000
+PROMOTION_BASE = 500_000
 HELD_OUT_BASE = 1_000_000
 
 
@@ -42,6 +44,10 @@ def policy_evaluation(seed: int, episodes: int) -> list[int]:
 
 def policy_validation(seed: int, episodes: int) -> list[int]:
     return [POLICY_VALIDATION_BASE + seed * 1000 + i for i in range(episodes)]
+
+
+def promotion(seed: int, episodes: int) -> list[int]:
+    return [PROMOTION_BASE + seed * 1000 + i for i in range(episodes)]
 
 
 def held_out(episodes: int, seed: int = 0) -> list[int]:

@@ -46,15 +46,19 @@ class CodeOutcome:
 
     attempts: list  # agents.loops.Attempt
     chosen: Any  # the best attempt
-    skill: Any  # the saved library.Skill, or None when nothing succeeded at all
+    skill: Any  # the saved library.Skill, or None when nothing succeeded at all (or save was off)
     success: bool  # the best attempt reached the success target
+    promotion: dict | None = None  # whether the saved version runs, and why (runner.promotion)
 
 
 def code_subaction(client, task, sub: dict, prefix: list, library, *, seeds: list[int], attempts: int,
                    feedback: list[dict] | None = None, provenance: dict | None = None,
-                   log: Callable[[str], None] = lambda _: None, progress=None) -> CodeOutcome:
+                   promotion_seeds: list[int], log: Callable[[str], None] = lambda _: None,
+                   save: bool = True, progress=None) -> CodeOutcome:
     """The inner loop for a code sub-action: write, sandbox-check, run on ``seeds``, judge,
-    revise; the best attempt is saved to the library when it succeeded at all."""
+    revise; the best attempt is saved to the library when it succeeded at all (and ``save``),
+    and runs from then on only if it beats the running version on ``promotion_seeds``
+    (paired, see ``runner.promotion``)."""
     from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, save_code_skill
     from rlgpt_cli.agents.planner import catalogue, knowledge, relevant, signatures
     from rlgpt_cli.progress import Progress
@@ -72,10 +76,13 @@ def code_subaction(client, task, sub: dict, prefix: list, library, *, seeds: lis
                          make_world=make_world, make_api=kit.new_api,
                          seeds=seeds, attempts=attempts, feedback=feedback, log=log, library=library)
     chosen = best(made)
-    skill = None
-    if chosen.success_rate > 0:
-        skill = save_code_skill(library, chosen, {"prompt": "fast_agent_code", **(provenance or {})})
-    return CodeOutcome(made, chosen, skill, chosen.success_rate >= SUCCESS_TARGET)
+    skill = record = None
+    if save and chosen.success_rate > 0:
+        skill, record = save_code_skill(
+            library, chosen, {"prompt": "fast_agent_code", **(provenance or {})}, sub=sub, prefix=prefix,
+            task=task.name, world=task.world,
+            seeds=promotion_seeds)
+    return CodeOutcome(made, chosen, skill, chosen.success_rate >= SUCCESS_TARGET, record)
 
 
 def configure_rl(client, task, sub: dict, library, feedback: list[dict] | None = None, *,

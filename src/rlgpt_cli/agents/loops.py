@@ -108,9 +108,23 @@ def best(attempts: list[Attempt]) -> Attempt | None:
     return max(ran, key=lambda a: (a.success_rate, a.number)) if ran else None
 
 
-def save_code_skill(library, attempt: Attempt, provenance: dict[str, Any]):
+def save_code_skill(library, attempt: Attempt, provenance: dict[str, Any], *, sub: dict, prefix: list[Stage],
+                    task: str, world: str, seeds: list[int]):
+    """Store the attempt's code as a new version for ``sub``; it runs only if promoted (see
+    ``runner.promotion``: judged on ``seeds`` against the running version, after ``prefix``).
+    Returns ``(skill, promotion record)``."""
+    from rlgpt_cli.library import candidate_skill, renamed_source
+    from rlgpt_cli.runner import promotion
+
     r = attempt.results
     metrics = {"success_rate": attempt.success_rate, "episodes": r.get("episodes", 0), "seeds": r.get("seeds", []),
                "mean_steps": r.get("mean_steps"), "target": SUCCESS_TARGET}
-    return library.add_code_skill(attempt.source, metrics=metrics,
-                                  provenance={**provenance, "model": attempt.model, "attempt": attempt.number})
+    provenance = {**provenance, "model": attempt.model, "attempt": attempt.number}
+    meta = candidate_skill(attempt.source)
+
+    def add(name: str, record: dict):
+        source = attempt.source if name == meta.name else renamed_source(attempt.source, name)
+        return library.add_code_skill(source, metrics={**metrics, "promotion": record}, provenance=provenance)
+
+    return promotion.save(library, add, sub, prefix, kind="code", params=meta.params, effects=meta.effects,
+                          task=task, world=world, seeds=seeds)

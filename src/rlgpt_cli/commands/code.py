@@ -27,8 +27,15 @@ def code(
     attempts: int = typer.Option(3, "--attempts", min=1, max=10, help="Write-run-judge rounds before giving up."),
     max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Stop before spending more (USD)."),
     max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Stop after this many model calls."),
+    no_save: bool = typer.Option(False, "--no-save", help="An experiment: write and evaluate, store nothing in the library."),
+    promotion_episodes: int = typer.Option(20, "--promotion-episodes", min=1, max=1000,
+                                           help="Paired episodes judging the new version against the running one."),
 ) -> None:
-    """Write a code skill for a sub-action, run it in the world, and save it with its success rate."""
+    """Write a code skill for a sub-action, run it in the world, and save it with its success rate.
+
+    The saved version runs only if it beats the running version of its name on the same
+    promotion seeds (paired sign test); otherwise it is a candidate, runnable as NAME@N.
+    """
     from rlgpt_cli import seeds as seed_policy
     from rlgpt_cli.agents.loops import SUCCESS_TARGET
     from rlgpt_cli.usecases import code_subaction, plan_task, prefix_stages
@@ -37,7 +44,8 @@ def code(
 
     st = state(ctx)
     settings = st.settings
-    with recorded_run(st, "code", {"subtask": subtask, "plan": plan_id, "episodes": episodes}) as run_id:
+    with recorded_run(st, "code", {"subtask": subtask, "plan": plan_id, "episodes": episodes,
+                                   "no_save": no_save}) as run_id:
         store = open_store(st)
         client = model_client(settings, store, max_cost, max_calls)
         library = open_library(settings)
@@ -54,27 +62,35 @@ def code(
         info(st, f"fast agent: {model_label(settings.model)}; sub-action {sub['name']} "
                  f"(after {len(prefix)} set-up sub-actions), {episodes} evaluation episodes")
         outcome = code_subaction(client, task, sub, prefix, library, seeds=seeds, attempts=attempts,
-                                 provenance={"plan_id": record["id"], "run_id": run_id}, log=lambda m: info(st, m))
+                                 provenance={"plan_id": record["id"], "run_id": run_id}, log=lambda m: info(st, m),
+                                 save=not no_save,
+                                 promotion_seeds=seed_policy.promotion(settings.seed, promotion_episodes))
         chosen, skill = outcome.chosen, outcome.skill
         report = {
             "subtask": sub["name"], "plan_id": record["id"], "model": chosen.model,
             "success_rate": chosen.success_rate, "target": SUCCESS_TARGET, "seeds": seeds,
             "attempts": [{"number": a.number, "refused": a.refused, "success_rate": a.success_rate,
                           "critique": a.critique.get("feedback")} for a in outcome.attempts],
-            "skill": skill.to_dict() if skill else None,
+            "skill": skill.to_dict() if skill else None, "saved": skill is not None,
+            "promotion": outcome.promotion,
         }
         if not outcome.success:  # under --json the report is the failure's document
             raise TaskFailed(
                 f"no code skill for {sub['name']} reached {SUCCESS_TARGET:.0%} after {len(outcome.attempts)} attempts "
-                f"(best {chosen.success_rate:.0%}" + (f", saved as v{skill.version}" if skill else "") + ")",
+                f"(best {chosen.success_rate:.0%}" + (f", saved as {skill.name} v{skill.version}" if skill else "") + ")",
                 details=report,
             )
 
     def human(r):
         s = r["skill"]
-        console().print(f"saved [bold]{s['name']}[/bold] v{s['version']} to the library: success "
-                        f"{r['success_rate']:.0%} over {len(r['seeds'])} episodes (seeds {r['seeds']}) "
-                        f"by {model_label(r['model'])}")
+        measured = (f"success {r['success_rate']:.0%} over {len(r['seeds'])} episodes (seeds {r['seeds']}) "
+                    f"by {model_label(r['model'])}")
+        if s is None:
+            console().print(f"not saved (--no-save): {measured}")
+            return
+        console().print(f"saved [bold]{s['name']}[/bold] v{s['version']} to the library: {measured}")
+        console().print(("runs now: " if r["promotion"]["promoted"] else "candidate: ") + r["promotion"]["reason"],
+                        markup=False)
 
     emit(st, report, human)
 

@@ -68,13 +68,21 @@ def learn(
     wandb_project: str = typer.Option("rlgpt", "--wandb-project", help="W&B project, with --track."),
     wandb_entity: Optional[str] = typer.Option(None, "--wandb-entity", help="W&B entity (team or user), with --track."),
     record_every: int = typer.Option(0, "--record-every", min=0, help="Record an episode of the policy every N PPO updates into the run's videos/ (0: never)."),
+    no_save: bool = typer.Option(False, "--no-save", help="An experiment: train and evaluate, store nothing in the library."),
+    promotion_episodes: int = typer.Option(20, "--promotion-episodes", min=1, max=1000,
+                                           help="Paired episodes judging the policy against the running version."),
 ) -> None:
     """Learn a sub-action with PPO over Crafter's actions plus coded macro-actions; save it as a policy skill.
+
+    The policy runs only if it beats the running version of its name on the same promotion
+    seeds (paired sign test); else it is a candidate, runnable as NAME@N. A policy whose
+    parameters or effects differ from the running skill's is saved under NAME_rl.
 
     Exit codes: 0 success rate >= 0.8; 1 trained but below it (the policy is still saved);
     2 bad input (unknown sub-task, invalid --config, settings too big for memory);
     4 the reward code was refused or failed; 130 interrupted (checkpoint saved, --resume).
     """
+    from rlgpt_cli import seeds as seed_policy
     from rlgpt_cli.agents.loops import SUCCESS_TARGET
     from rlgpt_cli.learn.ppo import PPOConfig
     from rlgpt_cli.learn.subtask import Tracking, check_fits
@@ -98,7 +106,7 @@ def learn(
         check_fits(num_envs, defaults.num_steps, defaults.num_minibatches)
     args = {"subtask": subtask, "steps": steps, "num_envs": num_envs, "seed": seed, "device": device.value,
             "config": str(config_file) if config_file else None, "no_macro": no_macro, "resume": resume,
-            "name": name, "track": track}
+            "name": name, "track": track, "no_save": no_save}
     with recorded_run(st, "learn", args), for_command(st) as progress, \
             progress.phase(f"learn {subtask}" if resume is None else f"learn (resuming training run {resume})"):
         library = open_library(settings)
@@ -114,18 +122,24 @@ def learn(
                          f"{', '.join(config.macro_actions) or 'none'}")
             report = learn_subaction(settings, task, sub, config, prefix, library, seed=seed,
                                      num_envs=num_envs, device=device.value, log=progress.log, episodes=episodes,
-                                     progress=progress, tracking=tracking, model=source, name=name)
+                                     progress=progress, tracking=tracking, model=source, name=name,
+                                     save=not no_save, promotion_seeds=seed_policy.promotion(seed, promotion_episodes))
         report["target"] = SUCCESS_TARGET
         if report["success_rate"] < SUCCESS_TARGET:  # under --json the report is the failure's document
+            saved = f"saved as {report['skill']}" if report["skill"] else "not saved (--no-save)"
             raise TaskFailed(f"{report['subtask']} succeeded in {report['success_rate']:.0%} of "
-                             f"{report['episodes']} held-out episodes (target {SUCCESS_TARGET:.0%}); saved as "
-                             f"{report['skill']}; train longer with --steps", details=report)
+                             f"{report['episodes']} held-out episodes (target {SUCCESS_TARGET:.0%}); {saved}; "
+                             f"train longer with --steps", details=report)
 
     def human(r):
         c = console()
-        c.print(f"saved [bold]{r['skill']}[/bold] (policy): success {r['success_rate']:.0%} over {r['episodes']} "
+        what = f"saved [bold]{r['skill']}[/bold] (policy)" if r["skill"] else "not saved (--no-save)"
+        c.print(f"{what}: success {r['success_rate']:.0%} over {r['episodes']} "
                 f"held-out episodes after {r['env_steps']:,} env steps ({r['steps_trained']:,} decisions) "
                 f"in {r['wall_seconds']:.0f} s")
+        if r["promotion"]:
+            c.print(("runs now: " if r["promotion"]["promoted"] else "candidate: ") + r["promotion"]["reason"],
+                    markup=False)
         c.print(f"run {r['run_dir']}  (training run {r['training_id']}; TensorBoard: {r['tensorboard']}; "
                 f"curve: {r['curve']})")
 

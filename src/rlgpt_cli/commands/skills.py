@@ -54,7 +54,7 @@ def _rate(metrics: dict) -> str:
 
 
 NAME = typer.Argument(..., help="Skill name.", autocompletion=_complete_names)
-VERSION = typer.Option(None, "--version", min=1, help="A version number (default: the best version).")
+VERSION = typer.Option(None, "--version", min=1, help="A version number (default: the running one; or NAME@N).")
 
 
 @skills_app.command("list")
@@ -62,18 +62,19 @@ def list_(
     ctx: typer.Context,
     kind: Optional[Kind] = typer.Option(None, "--kind", help="Only code skills or only policies."),
     world: Optional[str] = typer.Option(None, "--world", "-w", help="Only skills for this world (default: the global --world or RLGPT_WORLD if given, else every world)."),
-    all_versions: bool = typer.Option(False, "--all-versions", help="Every stored version, not only the best."),
+    all_versions: bool = typer.Option(False, "--all-versions", help="Every version, not only the running one."),
 ) -> None:
-    """List skills: the best version of each (stored and built in)."""
+    """List skills: the running version of each (stored and built in); --all-versions adds candidates."""
     st = state(ctx)
     library = open_library(st.settings)
     world = world or (st.settings.world if st.settings.given("world") else None)  # as in `tasks list`
     skills = library.list(kind=kind.value if kind else None, world=world, all_versions=all_versions)
 
     def human(rows):
+        # A working version that does not run is a candidate (run it with NAME@N).
         columns(["name", "ver", "kind", "world", "success", "episodes", "status", "source"],
                 [[s["name"], s["version"], s["kind"], s["world"], _rate(s["metrics"]), s["metrics"].get("episodes", ""),
-                  s["status"], s["source"]] for s in rows])
+                  "candidate" if s["status"] == "ok" and not s["best"] else s["status"], s["source"]] for s in rows])
 
     emit(st, [_record(s, library) for s in skills], human)
 

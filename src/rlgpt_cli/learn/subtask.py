@@ -101,6 +101,8 @@ class _Plan:
     eval_seeds: list[int]
     model: str
     validation_seeds: list[int] = dataclasses.field(default_factory=list)  # empty: runs from before validation
+    save: bool = True  # False: an experiment (--no-save), nothing goes to the library
+    promotion_seeds: list[int] = dataclasses.field(default_factory=list)  # judged against the running version
 
 
 class _Stopper:
@@ -198,10 +200,13 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
                     num_envs: int | None = None, device: str = "auto", log: Callable[[str], None] = print,
                     name: str | None = None, resume: int | None = None,
                     episodes: int = EVAL_EPISODES, progress=None, tracking: Tracking | None = None,
-                    model: str | None = None, checkpoint_every: int = CHECKPOINT_EVERY) -> dict:
+                    model: str | None = None, checkpoint_every: int = CHECKPOINT_EVERY, save: bool = True,
+                    promotion_seeds: list[int] | None = None) -> dict:
     """Train PPO on sub-action `sub` with the fast agent's RL `config`, evaluate it on held-out
-    seeds and save it as a policy skill. Returns success_rate, env_steps, skill ("name vN")
-    and where everything went.
+    seeds and save it as a policy skill (unless not `save`), which runs only if it beats the
+    running version on `promotion_seeds` (default: `runner.promotion.EPISODES` of
+    `seeds.promotion`; see `runner.promotion`). Returns success_rate, env_steps, skill
+    ("name vN", or None when not saved), promotion (the record) and where everything went.
 
     `prefix`: composer Stages that reach the sub-action's start state. `resume`: a training
     run id to continue from its last checkpoint (then `config`, `prefix` and the settings
@@ -214,6 +219,7 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
     from rlgpt_cli import seeds
     from rlgpt_cli.learn import ppo
     from rlgpt_cli.progress import Progress
+    from rlgpt_cli.runner import promotion
     from rlgpt_cli.runner.skills import MACRO_STEP_CAP, load_macros
     from rlgpt_cli.store import Store
 
@@ -246,7 +252,8 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
                          macro_versions={s.name: s.version for s in macros}, macro_step_cap=MACRO_STEP_CAP,
                          eval_seeds=seeds.policy_evaluation(seed, episodes),
                          model=model or settings.model,
-                         validation_seeds=seeds.policy_validation(seed, VALIDATION_EPISODES))
+                         validation_seeds=seeds.policy_validation(seed, VALIDATION_EPISODES), save=save,
+                         promotion_seeds=promotion_seeds or seeds.promotion(seed, promotion.EPISODES))
             training_id = store.start_training(sub["name"], task.world, "", rl, rl["total_steps"])
             run_dir.mkdir(parents=True, exist_ok=True)
             store.update_training(training_id, directory=str(run_dir))
@@ -369,7 +376,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
             + (f"; best validation {best.success:.0%} at {best.env_steps:,} env steps" if best.success is not None
                else "") + f"; evaluating on {len(plan.eval_seeds)} held-out seeds")
         report = _evaluate_and_save(store, training_id, run_dir, plan, library, make,
-                                    result, trained_steps, curve, progress)
+                                    result, trained_steps, curve, progress, prefix)
         report["best"] = {"validation_success": best.success, "env_steps": best.env_steps,
                           "path": str(best.path) if best.success is not None else None,
                           "validation_env_steps": best.spent}
@@ -460,8 +467,10 @@ class _Best:
 
 
 def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, make,
-                       result, trained_steps: int, curve: list[dict], progress) -> dict:
+                       result, trained_steps: int, curve: list[dict], progress, prefix: list) -> dict:
+    from rlgpt_cli import seeds
     from rlgpt_cli.learn import ppo
+    from rlgpt_cli.runner import promotion
 
     eval_envs: list = []
 
@@ -496,20 +505,29 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
     description = (f"Learned policy for {plan.subtask['name']} (PPO"
                    + (f" with macro-actions {', '.join(macros)}" if macros else ", native actions only")
                    + f"): {plan.subtask.get('success') or rl['termination']['success']}.")
-    skill = library.add_policy_skill(
-        plan.subtask["name"], state, config, description=description, world=plan.world,
-        preconditions=facts.parse(plan.subtask.get("preconditions", [])),
-        effects=facts.parse(plan.subtask.get("effects", [])),
-        params={"max_steps": rl["termination"]["max_episode_steps"]},
-        metrics={"success_rate": success, "episodes": len(plan.eval_seeds), "seeds": plan.eval_seeds,
-                 "steps_trained": result.global_step, "env_steps": trained_steps},
-        provenance={"model": plan.model, "training_run_id": training_id, "prompt": "fast_agent_rl"},
-    )
+    effects = facts.parse(plan.subtask.get("effects", []))
+    params = {"max_steps": rl["termination"]["max_episode_steps"]}
+
+    def add(name: str, record: dict):
+        return library.add_policy_skill(
+            name, state, config, description=description, world=plan.world,
+            preconditions=facts.parse(plan.subtask.get("preconditions", [])), effects=effects, params=params,
+            metrics={"success_rate": success, "episodes": len(plan.eval_seeds), "seeds": plan.eval_seeds,
+                     "steps_trained": result.global_step, "env_steps": trained_steps, "promotion": record},
+            provenance={"model": plan.model, "training_run_id": training_id, "prompt": "fast_agent_rl"},
+        )
+
+    skill = record = None
+    if plan.save:
+        skill, record = promotion.save(
+            library, add, plan.subtask, prefix, kind="policy", params=params, effects=effects, task=plan.task,
+            world=plan.world, seeds=plan.promotion_seeds or seeds.promotion(plan.ppo["seed"], promotion.EPISODES))
     return {
         "subtask": plan.subtask["name"], "task": plan.task, "training_id": training_id,
         "success_rate": success, "episodes": len(plan.eval_seeds), "seeds": plan.eval_seeds,
         "env_steps": trained_steps, "eval_env_steps": eval_steps, "steps_trained": result.global_step,
-        "macro_actions": macros, "skill": f"{skill.name} v{skill.version}",
+        "macro_actions": macros, "skill": f"{skill.name} v{skill.version}" if skill else None,
+        "saved": skill is not None, "promotion": record,
         "run_dir": str(run_dir), "tensorboard": str(run_dir / "tb"), "checkpoint": str(run_dir / "checkpoint.pt"),
         "curve": str(curve_png), "curve_points": len(curve),
     }

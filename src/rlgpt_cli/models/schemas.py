@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SKILL_NAME = r"^[a-z][a-z0-9_]*$"
+SKILL_PIN = r"^[a-z][a-z0-9_]*(@[1-9][0-9]*)?$"  # a skill name, or NAME@N for version N
 _FENCE = re.compile(r"^```[A-Za-z0-9_-]*\s*\n(.*?)\n?```$", re.DOTALL)
 
 
@@ -50,13 +51,15 @@ class SubAction(_Answer):
     name: str = Field(pattern=SKILL_NAME, description="short snake_case name, e.g. collect_wood")
     kind: Literal["code", "rl", "reuse"]
     reason: str = Field(default="", description="why this kind: codable, needs learning, or already in the library")
-    skill: str | None = Field(default=None, description="the library skill to run (kind reuse only)")
+    skill: str | None = Field(default=None, pattern=SKILL_PIN,
+                              description="the library skill to run (kind reuse only); NAME@N pins a version")
     params: dict[str, Any] = Field(default_factory=dict, description='arguments for the skill, e.g. {"count": 3}')
     preconditions: list[str] = Field(default_factory=list, description='facts needed first, e.g. "wood >= 1", "near table"')
     effects: list[str] = Field(default_factory=list, description='facts true afterwards, e.g. "wood_pickaxe >= 1"')
     success: str = Field(default="", description='the runner\'s check, e.g. "inventory wood_pickaxe >= 1"')
 
     _kind = field_validator("kind", mode="before")(_keyword)
+    _skill = field_validator("skill", mode="before")(_keyword)
     _lists = field_validator("preconditions", "effects", mode="before")(_listify)
 
     @field_validator("params", mode="before")

@@ -251,13 +251,18 @@ def stage_from_subaction(sub: dict, skill, max_steps: int = STAGE_STEPS) -> Stag
 
 def plan_stages(subactions: list[dict], library) -> list[Stage]:
     """The stages of a plan's sub-actions, each run by its library skill (the sub-action's
-    ``skill`` when it names one, else the skill of the sub-action's own name)."""
+    ``skill`` when it names one, else the skill of the sub-action's own name): the running
+    version, or the version a pin names (``collect_iron@2``)."""
+    from rlgpt_cli.library import split_pin
+
     stages = []
     for sub in subactions:
         name = sub.get("skill") or sub["name"]
         try:
             skill = library.get(name)
-        except NotFound:
+        except NotFound as exc:
+            if split_pin(name)[1] is not None and library.running(split_pin(name)[0]) is not None:
+                raise NotFound(f"sub-action {sub['name']}: {exc.message}") from None  # a pin to no version
             raise NotFound(f"the library has no skill for sub-action {sub['name']}; "
                            f"build it with: rlgpt iterate or rlgpt code --subtask {sub['name']}") from None
         stages.append(stage_from_subaction(sub, skill))

@@ -62,7 +62,7 @@ def start(skill, api, params: dict | None = None, *, library=None, limits=None, 
 
 def _skill_call(library, api, limits, seed, depth: int):
     """The ``skill(name, **params)`` a code skill calls: another library skill's actions (its
-    best version), run with the same API, each code skill in its own sandbox."""
+    running version, or a pinned ``name@N``), run with the same API, each code skill in its own sandbox."""
 
     def skill(name, **params):
         if depth >= SKILL_CALL_DEPTH:

@@ -1,0 +1,137 @@
+"""Promotion: whether a new version of a skill becomes the version that runs.
+
+A new version (code or policy) of a name that already runs a version (stored, built-in or a
+plugin's) is stored as a candidate, then both are run as the stage of the same sub-action,
+after the same set-up stages, on the same promotion seeds (``seeds.promotion``): each seed
+gives a pair of episodes. The new version runs from then on only if it is better by a
+one-sided exact sign test on the discordant pairs (McNemar's exact test): with ``w`` seeds
+where only the new version succeeded and ``l`` where only the running one did,
+``p = P(X >= w)`` for ``X ~ Binomial(w + l, 1/2)``, and it is promoted when ``p < ALPHA``.
+Otherwise it stays a candidate (listed, runnable as ``name@N``), and the reason is in its
+``metrics["promotion"]``. With 20 pairs, the new version must win at least 5 discordant
+pairs and lose none, or win 7 and lose 1, and so on.
+
+A new version whose contract (``library.contract``: parameter names, effects) differs from the
+running one's is not a version of that skill: it is stored under a new name
+(``<name>_code`` / ``<name>_rl``, then ``_2``, ``_3``, ...), as the first version there.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+from rlgpt_cli.library import Skill, contract
+
+# Paired episodes a promotion runs by default: enough for 5 clean wins to be significant,
+# few enough for CI (a sub-task stage with its set-up takes well under a second per episode).
+EPISODES = 20
+ALPHA = 0.05
+TEST = "one-sided exact sign test on discordant pairs (McNemar's exact test)"
+SUFFIX = {"code": "_code", "policy": "_rl"}
+
+
+def sign_test(wins: int, losses: int) -> float:
+    """One-sided exact p-value that the new version is no better: P(X >= wins), X ~ Bin(wins + losses, 1/2)."""
+    n = wins + losses
+    return sum(math.comb(n, k) for k in range(wins, n + 1)) / 2 ** n
+
+
+def placement(library, name: str, kind: str, params: dict, effects: dict) -> tuple[str, Skill | None]:
+    """Where a new version of ``name`` goes: the name it is stored under and the version running
+    there (None for a name with no skill yet). The first name whose running version keeps the
+    same contract, or that has none, is chosen."""
+    new = contract(Skill(name, 0, kind, "", "", effects=effects, params=params))
+    suffix = SUFFIX[kind]
+    for number in range(1, 100):
+        candidate = name if number == 1 else f"{name}{suffix}" if number == 2 else f"{name}{suffix}_{number - 1}"
+        running = library.running(candidate)
+        if running is None or contract(running) == new:
+            return candidate, running
+    raise RuntimeError(f"no free name for a new {kind} version of {name}")  # 99 contracts of one name
+
+
+def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str, world: str,
+          seeds: list[int]) -> dict:
+    """Run ``old`` then ``new`` as the stage of ``sub`` after ``prefix`` on each seed, and decide.
+
+    The running version runs on every seed first; the new one only while promotion is still
+    within reach (first where the old one failed: only there can it win), so a clearly good
+    running version costs one episode per seed. The decision is the same as running every pair.
+    """
+    from rlgpt_cli.runner.episode import run_episode, stage_from_subaction
+    from rlgpt_cli.worlds.base import get_kit
+
+    kit = get_kit(world)
+    steps = 0
+
+    def succeeds(skill: Skill, seed: int) -> bool:
+        nonlocal steps
+        stage = stage_from_subaction(sub, skill)
+        episode = run_episode(lambda: kit.make_env(task, length=10_000), kit.new_api, seed, [*prefix, stage],
+                              library=library)
+        steps += episode.steps
+        return any(r.name == stage.name and r.success for r in episode.stages)
+
+    against = f"{old.name} v{old.version}"
+    record = {"against": against, "test": TEST, "alpha": ALPHA, "seeds": list(seeds)}
+    if new.sha256 and new.sha256 == old.sha256:
+        return {**record, "better": False, "pairs": 0, "wins": 0, "losses": 0, "p_value": 1.0, "env_steps": 0,
+                "reason": f"identical to {against}"}
+    old_ok = {seed: succeeds(old, seed) for seed in seeds}
+    order = [s for s in seeds if not old_ok[s]] + [s for s in seeds if old_ok[s]]
+    wins = losses = pairs = 0
+    for index, seed in enumerate(order):
+        open_wins = sum(not old_ok[s] for s in order[index:])
+        if sign_test(wins + open_wins, losses) >= ALPHA:
+            break
+        ok = succeeds(new, seed)
+        pairs += 1
+        wins += ok and not old_ok[seed]
+        losses += old_ok[seed] and not ok
+    p = sign_test(wins, losses)
+    better = p < ALPHA
+    held = sum(old_ok.values())
+    counts = (f"won {wins}, lost {losses} of {pairs} paired episodes (p = {p:.3f}"
+              f"{' <' if better else ', not below'} {ALPHA})")
+    if better:
+        reason = f"better than {against}: {counts}"
+    elif pairs == 0:
+        reason = (f"not better than {against}: it succeeded in {held} of {len(seeds)} promotion episodes, so the "
+                  f"new version could win at most {len(seeds) - held}, too few to be significant")
+    else:
+        early = " (stopped early: promotion out of reach)" if pairs < len(seeds) else ""
+        reason = f"not better than {against} ({held}/{len(seeds)} successes): {counts}{early}"
+    return {**record, "better": better, "pairs": pairs, "wins": wins, "losses": losses,
+            "old_successes": held, "p_value": round(p, 6), "env_steps": steps, "reason": reason}
+
+
+def save(library, add: Callable[[str, dict], Skill], sub: dict, prefix: list, *, kind: str, params: dict,
+         effects: dict, task: str, world: str, seeds: list[int]) -> tuple[Skill, dict]:
+    """Store a new version for sub-action ``sub`` and decide whether it runs.
+
+    ``add(name, promotion)`` stores it under ``name`` with ``metrics["promotion"] = promotion``.
+    Returns the stored skill (as judged) and its promotion record: ``promoted`` (it runs as
+    its name's version) and ``better`` (it beat the skill the sub-action ran, when one did). The
+    first version of a new name runs there, and is judged against the sub-action's skill all
+    the same, so a plan can take it up where it is better (``iterate`` does).
+    """
+    base = sub["name"]
+    name, old = placement(library, base, kind, params, effects)
+    renamed = {"renamed_from": base} if name != base else {}
+    if old is None:
+        why = f" (a new name: its parameters or effects differ from {base}'s)" if renamed else ""
+        record = {"promoted": True, "reason": f"first version of {name}{why}", **renamed}
+        rival = library.running(sub.get("skill") or base) if renamed else None
+        skill = add(name, record)
+        if rival is None:
+            return skill, record
+        verdict = judge(library, skill, rival, sub, prefix, task=task, world=world, seeds=seeds)
+        record = {**verdict, **record, "reason": f"{record['reason']}; {verdict['reason']}"}
+        return library.update_metrics(name, skill.version, {"promotion": record}), record
+    skill = add(name, {"promoted": False, "reason": f"being judged against {old.name} v{old.version}", **renamed})
+    verdict = judge(library, skill, old, sub, prefix, task=task, world=world, seeds=seeds)
+    record = {**verdict, **renamed, "promoted": verdict["better"]}
+    if not record["promoted"]:
+        record["reason"] += f"; kept as a candidate (run it with {name}@{skill.version})"
+    return library.update_metrics(name, skill.version, {"promotion": record}), record
