@@ -98,7 +98,7 @@ def learn(
         import importlib.util
 
         if importlib.util.find_spec("wandb") is None:
-            raise UsageError("--track needs Weights & Biases: pip install 'rlgpt[track]'")
+            raise UsageError("--track needs Weights & Biases: pip install 'rlgpt-cli[track]'")
     tracking = Tracking(track=track, wandb_project=wandb_project, wandb_entity=wandb_entity,
                         record_every=record_every)
     if num_envs is not None:  # refuse before any model call or world is built

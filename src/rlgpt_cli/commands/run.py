@@ -78,7 +78,7 @@ def run(
                                record=record, record_steps=record_steps,
                                stats_dirs=[folder, *([stats_dir] if stats_dir else [])], progress=progress)
         if record is not None and report["recording"] and Path(report["recording"]).suffix != record.suffix:
-            progress.log(f"no MP4 without ffmpeg (pip install 'rlgpt[video]'); wrote {report['recording']}")
+            progress.log(f"no MP4 without ffmpeg (pip install 'rlgpt-cli[video]'); wrote {report['recording']}")
         report["plan_id"], report["model"] = plan["id"], plan["model"]
         report["files"] = save_report(folder, report, model_label(plan["model"]))
         report["files"]["stats"] = str(folder / "stats.jsonl")

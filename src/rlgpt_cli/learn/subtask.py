@@ -281,7 +281,7 @@ def _start_tracking(tracking: Tracking, run_dir: Path, hparams: dict):
     try:
         import wandb
     except ImportError:
-        raise UsageError("--track needs Weights & Biases: pip install 'rlgpt[track]'") from None
+        raise UsageError("--track needs Weights & Biases: pip install 'rlgpt-cli[track]'") from None
     return wandb.init(project=tracking.wandb_project, entity=tracking.wandb_entity, name=run_dir.name,
                       config=hparams, sync_tensorboard=True, dir=str(run_dir))
 
