@@ -142,3 +142,16 @@ class DiamondLLM(ScriptedLLM):
             return fenced("place_table failed: one wood is not enough for a table (2), both pickaxes (1 each) "
                           "and the tables placed anew far from the first. Collect 9 wood.", diamond_plan(9))
         return fenced("Every step has a library skill: reuse them all.", diamond_plan(1))
+
+
+RL_CONFIG = {"subtask": "collect_iron", "macro_actions": ["goto_iron", "explore"],
+             "reward_code": "def reward(prev, obs, info):\n    return float(obs['inventory'][8] - prev['inventory'][8])\n",
+             "termination": {"success": "info['inventory']['iron'] >= 1", "max_episode_steps": 500},
+             "total_steps": 20000, "notes": "iron is inventory slot 8"}
+
+
+def answer_fast_agent_rl(self, ctx: dict) -> str:
+    return fenced("Iron needs finding and mining; the goto and explore skills do the walking.", RL_CONFIG)
+
+
+ScriptedLLM.answer_fast_agent_rl = answer_fast_agent_rl

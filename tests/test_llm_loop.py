@@ -9,7 +9,7 @@ import json
 import pytest
 
 from fake_openai import FakeOpenAI
-from llm_answers import REVISED, ScriptedLLM
+from llm_answers import REVISED, RL_CONFIG, ScriptedLLM, diamond_plan
 
 MODEL = "openai/gpt-4o"
 # Ollama's default context is 4k tokens: each prompt must fit it.
@@ -125,3 +125,30 @@ def test_requests_carry_the_schema_temperature_and_token_limit(cli, llm):
     assert schema["name"] == "Plan" and "subactions" in schema["schema"]["properties"]
     # Nothing of the template's own header reaches the model.
     assert "rlgpt-prompt" not in json.dumps(body["messages"])
+
+
+def test_the_rl_configuration_prompt_for_obtain_diamond_fits_and_documents_the_observation(llm):
+    from rlgpt_cli.settings import Settings
+    from rlgpt_cli.store import Store
+    from rlgpt_cli.usecases import configure_rl, plan_task
+    from rlgpt_cli.workspace import model_client, open_library
+    from rlgpt_cli.worlds.tasks import resolve_task
+
+    settings = Settings.resolve(model=MODEL)
+    library, store = open_library(settings), Store(settings.db_path)
+    llm.answer_slow_agent = lambda ctx: json.dumps(diamond_plan(9))
+    task = resolve_task("obtain diamond", world="crafter")
+    plan = plan_task(model_client(settings, store), store, task, library)
+    sub = next(s for s in plan["plan"]["subactions"] if s["name"] == "collect_iron")
+    # Three earlier configurations that did not learn: the most the fast agent is shown.
+    feedback = [{"subaction": "collect_iron", "kind": "rl", "success": False, "success_rate": 0.2,
+                 "rl_config": RL_CONFIG}] * 3
+    config, model = configure_rl(model_client(settings, store), task, sub, library, feedback,
+                                 total_steps=50_000, max_episode_steps=1000)
+    store.close()
+    assert config.macro_actions == ["goto_iron", "explore"] and model == MODEL
+    [messages] = llm.requests["fast_agent_rl"]
+    text = json.dumps(messages)
+    # The reward code's author gets the inventory order, the view's id tables and the facing.
+    assert '\\"iron\\"' in text and "materials" in text and "facing" in text
+    assert _tokens(messages) < PROMPT_TOKENS
