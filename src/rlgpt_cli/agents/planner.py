@@ -34,8 +34,10 @@ def catalogue(library, world: str | None = None) -> list[dict[str, Any]]:
             "success_rate": metrics.get("success_rate"), "episodes": metrics.get("episodes"),
             "about": about if len(about) <= ABOUT_CHARS else about[: ABOUT_CHARS - 1] + "…",
         }
+        if entry["gives"]:
+            del entry["about"]  # its name and what it gives say it; the context of small models is short
         # Empty and unmeasured fields cost a small model's context and say nothing.
-        out.append({k: v for k, v in entry.items() if v not in (None, [], {})})
+        out.append({k: v for k, v in entry.items() if v not in (None, [], {}, "")})
     return out
 
 
@@ -175,7 +177,9 @@ def for_planner(feedback: list[dict]) -> list[dict]:
                             "stages": {n: s for n, s in stages.items() if s.get("failures")},
                             "stages_without_failures": [n for n, s in stages.items() if not s.get("failures")]})
             continue
-        slim = {k: v for k, v in record.items() if k not in ("rl_config", "attempts")}
+        slim = {k: v for k, v in record.items() if k not in ("rl_config", "attempts", "promotion")}
+        if record.get("promotion"):  # whether the new version runs, and under which name
+            slim["promotion"] = {k: v for k, v in record["promotion"].items() if k in ("promoted", "renamed_from")}
         if record.get("attempts") and not record.get("success"):  # how it went wrong, when it did
             slim["attempts"] = [{"attempt": a.get("attempt"), "success_rate": a.get("success_rate"),
                                  "refused": cut(a.get("refused")) or None, "critique": cut(a.get("critique"))}
