@@ -48,8 +48,10 @@ def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **
         loops.run()
     except BudgetExceeded:
         pass
-    subs = state["plan"]["subactions"] if state["plan"] else (
-        state["iterations"][-1]["subactions"] if state["iterations"] else [])
+    # The agent iterate built is its plan: the one it validated, else the last one it evaluated
+    # (with each sub-action's skill, parameters and success check, as `rlgpt run` runs it).
+    plan_id = state.get("validated_plan_id") or state["plan_id"]
+    subs = store.get_plan(plan_id)["plan"]["subactions"] if plan_id else []
     try:
         report = evaluate_task(task, subs, open_library(settings), seeds.held_out(20, seed))
         rate = report["success_rate"]
