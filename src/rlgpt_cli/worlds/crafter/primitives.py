@@ -51,6 +51,8 @@ SOLID = frozenset(MATERIAL_IDS[m] for m in ("stone", "tree", "coal", "iron", "di
 # A shelter's walls. Not water: zombies cannot cross it, but arrows fly over it.
 WALLS = SOLID
 HOSTILE = ("zombie", "skeleton")
+# The achievement crafter counts when a creature of each kind dies by the player's hand.
+KILLS = {"zombie": "defeat_zombie", "skeleton": "defeat_skeleton", "cow": "eat_cow"}
 NEAR = 9  # steps from a primitive's target within which top-ups wait (by day)
 FAR_STATION = 12  # path length beyond which a station is placed anew when affordable
 # Crafter keeps int(3.5 - 3 * daylight) zombies in every grassy chunk: none only above ~0.83.
@@ -326,6 +328,10 @@ class CrafterAPI:
         dies. Returns True when one was killed, False if none is found in ``max_steps``."""
         start = self._own
         last = None
+        # A hit creature may step away alive, which empties the cell as a kill does: only the
+        # kill's achievement counter says it died.
+        kill = KILLS.get(creature)
+        before = self.achievements.get(kill, 0)
         while self._own - start < max_steps:
             last = yield from self._unstall(last)
             cell = self._adjacent_target(creature)
@@ -335,7 +341,7 @@ class CrafterAPI:
                 cell = self._adjacent_target(creature)
                 if cell is None:
                     continue
-            if (yield from self._hit(cell)):
+            if (yield from self._hit(cell)) and (kill is None or self.achievements.get(kill, 0) > before):
                 return True
         return False
 
