@@ -190,3 +190,22 @@ def test_fast_paths_import_nothing_heavy():
     for args in (["--help"], ["--version"], ["skills", "list"], ["plan", "--help"], ["logs", "list"]):
         r = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
         assert [ln for ln in r.stderr.splitlines() if ln.startswith("HEAVY=")] == ["HEAVY="], (args, r.stderr[-2000:])
+
+
+def test_a_built_in_command_is_built_alone_with_the_same_options():
+    from rlgpt_cli.cli import COMMAND_MODULES, build_command
+
+    full = build_command()
+    assert set(full.commands) >= set(COMMAND_MODULES)
+    assert build_command(only="").commands == {}
+    for name in COMMAND_MODULES:
+        alone = build_command(only=name)
+        assert list(alone.commands) == [name]
+
+        def shape(cmd):
+            if hasattr(cmd, "commands"):
+                return {k: shape(v) for k, v in cmd.commands.items()} | {"": sorted(p.name for p in cmd.params)}
+            return sorted((p.name, tuple(p.opts)) for p in cmd.params)
+
+        assert shape(alone.commands[name]) == shape(full.commands[name])
+        assert sorted(p.name for p in alone.params) == sorted(p.name for p in full.params)

@@ -76,6 +76,32 @@ def test_entry_points_load(pm, distributions):
                                      "package": "rlgpt-alpha", "version": "1.2.3"}
 
 
+def test_entry_point_look_finds_only_declared_groups(tmp_path):
+    make_distribution(tmp_path, "rlgpt-alpha", "rlgpt_alpha", "alpha")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "tool-1.0.dist-info").mkdir()
+    (other / "tool-1.0.dist-info" / "entry_points.txt").write_text("[console_scripts]\ntool = tool:main\n")
+    assert plugins.any_declares_entry_points("rlgpt", [str(tmp_path)])
+    assert not plugins.any_declares_entry_points("rlgpt", [str(other), str(tmp_path / "missing")])
+    assert plugins.any_declares_entry_points("console_scripts", [str(other)])
+    archive = tmp_path / "bundle.zip"
+    archive.write_bytes(b"PK")  # a zip on the path: importlib.metadata must look inside
+    assert plugins.any_declares_entry_points("rlgpt", [str(other), str(archive)])
+
+
+def test_without_plugins_the_metadata_scan_is_skipped():
+    # The fast commands' start: no distribution on this path declares an rlgpt entry point.
+    code = (
+        "import sys, rlgpt_cli.plugins as p\n"
+        "p.load_plugins()\n"
+        "assert 'importlib.metadata' not in sys.modules\n"
+        "assert p.pm.get_plugin('rlgpt_cli.default_plugins.worlds') is not None\n"
+    )
+    src = str(Path(__file__).resolve().parent.parent / "src")
+    subprocess.run([sys.executable, "-c", code], check=True, env={"PYTHONPATH": src, "RLGPT_HOME": "/nonexistent"})
+
+
 def test_load_plugins_env_limits_packages(pm, distributions, monkeypatch):
     monkeypatch.setenv("RLGPT_LOAD_PLUGINS", "rlgpt-beta, not-installed")
     assert set(registered_worlds()) == {"beta"}

@@ -259,22 +259,43 @@ def _prepare(command, root) -> None:
         command.epilog = f"Global options work here too: {', '.join(others)} (see rlgpt --help)."
 
 
-def build_command():
-    """The click command for ``app`` as it stands (plugins may add commands to ``app``)."""
+def _entry_name(entry) -> str | None:
+    """The name a registered command or sub-app is called by (None when Typer would derive it)."""
+    name = getattr(entry, "name", None)
+    return getattr(name, "value", name)  # Typer wraps unset defaults in a DefaultPlaceholder
+
+
+def build_command(only: str | None = None):
+    """The click command for ``app`` as it stands (plugins may add commands to ``app``).
+
+    With ``only``, the root with just that built-in command (or none for ``""``): building
+    every command's parameters from its signature is most of a fast command's start, and a
+    command runs the same whichever others exist.
+    """
     from typer.main import get_command
 
-    command = get_command(app)
+    commands, groups = app.registered_commands, app.registered_groups
+    if only is not None:
+        app.registered_commands = [c for c in commands if _entry_name(c) == only]
+        app.registered_groups = [g for g in groups if _entry_name(g) == only]
+    try:
+        command = get_command(app)
+    finally:
+        app.registered_commands, app.registered_groups = commands, groups
     _prepare(command, command)
     return command
+
+
+def _builtin(word: str | None) -> bool:
+    return word is not None and any(_entry_name(e) == word for e in (*app.registered_commands, *app.registered_groups))
 
 
 def add_plugin_commands(argv: list[str], command) -> bool:
     """Let plugins attach their commands (the ``register_commands`` hook), once per process.
 
     Only when ``argv`` names a command that is not built in, or the shell is completing:
-    loading plugins imports ``importlib.metadata`` and scans every installed distribution's
-    entry points, about 30 ms, which would push ``rlgpt --help`` and the fast built-in
-    commands past their 0.3 s goal. So ``rlgpt --help`` lists built-in commands only;
+    loading plugins may import ``importlib.metadata`` and scan every installed distribution's
+    entry points, which would push ``rlgpt --help`` past its 0.3 s goal. So ``rlgpt --help`` lists built-in commands only;
     ``rlgpt plugins`` shows what plugins add. True when commands were added.
     """
     global _plugin_commands_added
@@ -303,9 +324,13 @@ def _run_app(argv: list[str], verbose: bool) -> tuple[int, str | None, dict | No
     from typer.exceptions import Abort, TyperException
 
     try:
-        command = build_command()
-        if add_plugin_commands(argv, command):
+        word = _command_word(argv, build_command(only=""))
+        if _builtin(word) and "_RLGPT_COMPLETE" not in os.environ:
+            command = build_command(only=word)
+        else:  # help, completion, a typo to suggest for, or a plugin's command
             command = build_command()
+            if add_plugin_commands(argv, command):
+                command = build_command()
         argv = hoist_global_options(command, argv)
         rv = command.main(args=argv, prog_name="rlgpt", standalone_mode=False)
     except RlgptError as exc:
