@@ -85,7 +85,6 @@ class Autopsy:
 
 def measure(subactions: list[dict], library, seeds: list[int], task, max_steps: int, guarded: bool) -> dict:
     from rlgpt_cli.runner.episode import plan_stages, run_episode
-    from rlgpt_cli.runner.skills import guard_from
     from rlgpt_cli.worlds.base import get_kit
 
     kit = get_kit(task.world)
@@ -99,7 +98,11 @@ def measure(subactions: list[dict], library, seeds: list[int], task, max_steps: 
             watched.append(Autopsy(kit.make_env(task.name, length=max_steps)))
             return watched[-1]
 
-        guard = guard_from(library) if guarded else None
+        guard = None
+        if guarded:
+            from rlgpt_cli.runner.skills import guard_from
+
+            guard = guard_from(library)
         e = run_episode(make_world, kit.new_api, seed, stages, max_steps=max_steps, library=library, guard=guard)
         autopsy = watched[-1]
         failed = next((r for r in e.stages if not r.success), None)

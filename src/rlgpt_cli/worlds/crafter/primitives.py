@@ -51,10 +51,6 @@ SOLID = frozenset(MATERIAL_IDS[m] for m in ("stone", "tree", "coal", "iron", "di
 # A shelter's walls. Not water: zombies cannot cross it, but arrows fly over it.
 WALLS = SOLID
 HOSTILE = ("zombie", "skeleton")
-# What shoots along a line, and how far a danger reaches: skeletons shoot at up to 5 tiles,
-# an arrow flies one tile a step (a few steps away, it can still be stepped out of).
-SHOOTERS = {"skeleton": 0, "arrow": 0}
-ARROW_PATH = frozenset(MATERIAL_IDS[m] for m in (*recipes.walkable(), "water", "lava"))
 # The achievement crafter counts when a creature of each kind dies by the player's hand.
 KILLS = {"zombie": "defeat_zombie", "skeleton": "defeat_skeleton", "cow": "eat_cow"}
 NEAR = 9  # steps from a primitive's target within which top-ups wait (by day)
@@ -446,32 +442,25 @@ class CrafterAPI:
 
     def danger(self) -> str | None:
         """Why the player is in danger this step, cheaply (the runner asks every step): "zombie"
-        (one within reach, diagonals included: zombies hit from there), "arrow" or "skeleton"
-        (in line within shot, nothing solid between), "food" or "drink" (at 1 or 0). None when
-        safe, and while asleep (a sleeper cannot act)."""
+        (one next to the player, where it can be hit), "food" or "drink" (run out, by day: at
+        night the reflexes keep the player sealed in rather than out hunting). None when safe,
+        and while asleep (a sleeper cannot act)."""
         if self.sleeping:
             return None
         px, py = self.pos
         for (x, y), (name, when) in self.objects.items():
-            if when != self.step:
-                continue
-            dx, dy = x - px, y - py
-            if name == "zombie" and abs(dx) + abs(dy) == 1:
+            if name == "zombie" and when == self.step and abs(x - px) + abs(y - py) == 1:
                 return "zombie"
-            if name in SHOOTERS and (dx == 0 or dy == 0) and abs(dx + dy) <= SHOOTERS[name] \
-                    and self._open_line((x, y)):
-                return name
         for vital in ("food", "drink"):
-            if self.inventory[vital] <= 1:
+            if self.inventory[vital] < 1 and not self._dark():
                 return vital
         return None
 
     @_primitive
     def guard(self, max_steps: int = 40) -> Actions:
-        """Deal with what :meth:`danger` reports until it reports nothing: hit a zombie next to
-        the player (wait for one on a diagonal to step in front), step out of an arrow's or a
-        skeleton's line (digging a side step, or walling the line with a stone), eat or drink
-        when one is nearly out. Returns True once safe, False after ``max_steps`` steps."""
+        """Deal with what :meth:`danger` reports until it reports nothing: hit the zombie next
+        to the player, eat or drink when one has run out. Returns True once safe, False after
+        ``max_steps`` steps."""
         start = self.step
         while self.step - start < max_steps:
             reason = self.danger()
@@ -482,56 +471,13 @@ class CrafterAPI:
                 cell = next((c for c in self._neighbours(self.pos) if self._object_at(c) == "zombie"), None)
                 if cell is not None:
                     yield from self._hit(cell, max_steps=6)
-            elif reason in SHOOTERS:
-                yield from self._dodge()
             elif reason == "food":
                 yield from self._calm(self._eat(max_steps - (self.step - start)))
             else:
                 yield from self._calm(self.collect("drink", 2, max_steps=max_steps - (self.step - start)))
             if self.step == before:
-                yield "noop"  # a zombie on a diagonal steps in front; a creature moves away
+                yield "noop"  # nothing to do this step (the zombie moved off): let the world move
         return self.danger() is None
-
-    def _open_line(self, cell) -> bool:
-        """Nothing an arrow stops at between the player and ``cell`` (in line with it)."""
-        (px, py), (x, y) = self.pos, cell
-        sx, sy = (x > px) - (x < px), (y > py) - (y < py)
-        c = (px + sx, py + sy)
-        while c != cell:
-            if int(self.map[c]) not in ARROW_PATH or self._object_at(c) is not None:
-                return False
-            c = (c[0] + sx, c[1] + sy)
-        return True
-
-    def _dodge(self) -> Actions:
-        """Leave every shooter's line: a free side step (not next to a zombie, not into another
-        line), else a side step dug into minable rock, else a stone placed toward the shot."""
-        threats = [c for c, (name, when) in self.objects.items() if name in SHOOTERS and when == self.step]
-        skeleton = next((c for c in self._neighbours(self.pos) if self._object_at(c) == "skeleton"), None)
-        if skeleton is not None:  # next to it: hitting is cheaper than running
-            return (yield from self._hit(skeleton, max_steps=4))
-
-        def in_line(cell):
-            return any((t[0] == cell[0] or t[1] == cell[1]) and abs(t[0] - cell[0]) + abs(t[1] - cell[1]) <= 5
-                       for t in threats)
-
-        def near_zombie(cell):
-            return any(max(abs(c[0] - cell[0]), abs(c[1] - cell[1])) <= 1 for c in self._cells("zombie"))
-
-        sides = [n for n in self._neighbours(self.pos) if not in_line(n)]
-        for n in sorted(sides, key=near_zombie):
-            if self._free(n) and int(self.map[n]) != LAVA:
-                return (yield from self._enter(n))
-        mine = self._mine_cost()
-        for n in sides:
-            if int(self.map[n]) in mine and self._object_at(n) is None:
-                return (yield from self._enter(n))
-        toward = next(((((t[0] > self.pos[0]) - (t[0] < self.pos[0])), ((t[1] > self.pos[1]) - (t[1] < self.pos[1])))
-                       for t in threats), None)
-        if toward and self.facing == toward and self.has("stone") and self._object_at(self._front_cell()) is None:
-            yield "place_stone"
-            return True
-        return False
 
     # --- internals: reflexes -------------------------------------------------
 
