@@ -13,8 +13,10 @@ from rlgpt_cli.agents.planner import knowledge
 from rlgpt_cli.errors import ExitCode
 from rlgpt_cli.worlds.tasks import resolve_task
 
-TECH_TREE = ["collect_wood", "place_table", "make_wood_pickaxe", "collect_stone", "make_stone_pickaxe",
-             "collect_iron", "place_furnace", "collect_coal", "make_iron_pickaxe", "collect_diamond"]
+# The recipe graph's chain, with a sword after each pickaxe (the way down crosses monsters).
+TECH_TREE = ["collect_wood", "place_table", "make_wood_pickaxe", "make_wood_sword", "collect_stone",
+             "make_stone_pickaxe", "make_stone_sword", "collect_iron", "place_furnace", "collect_coal",
+             "make_iron_pickaxe", "collect_diamond"]
 
 
 def offline_plan(task: str, library=(), feedback=()):

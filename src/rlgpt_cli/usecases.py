@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from rlgpt_cli.errors import NotFound
 from rlgpt_cli.runner.episode import Episode, plan_stages, run_episode, summarise
+from rlgpt_cli.runner.skills import guard_from
 
 
 def plan_task(client, store, task, library, feedback: list[dict] | None = None, *,
@@ -107,9 +109,12 @@ def learn_subaction(settings, task, sub: dict, config, prefix: list, library, **
 
 def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
                   max_steps: int | None = None, record: Path | None = None, record_steps: int | None = None,
-                  stats_dirs: list[Path] = (), progress=None) -> dict[str, Any]:
+                  stats_dirs: list[Path] = (), progress=None, guard: bool = False) -> dict[str, Any]:
     """Run the plan's skills one after another on each seed; the full report (see
     ``rlgpt run --json``): success, per-sub-task success, achievement rates, the world's scores.
+
+    ``guard``: the library's ``survival_guard`` takes over mid-stage whenever the player is in
+    danger (``runner.skills.Guard``, one per episode); the report counts its hand-offs.
 
     ``record``: the first episode as MP4 or GIF (``record_steps``: its first steps only).
     ``stats_dirs``: folders whose ``stats.jsonl`` gets one crafter-format line per episode.
@@ -133,10 +138,14 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
         return watched[0]
 
     progress = progress or Progress.off()
+    if guard and guard_from(library) is None:
+        raise NotFound("the library has no survival_guard skill to hand control to")
+    guards = []
     with progress.phase(f"evaluate {task.name}", total=len(seeds), unit="episodes") as ph:
         for i, seed in enumerate(seeds):
+            guards.append(guard_from(library) if guard else None)
             e = run_episode(lambda: make_world(i == 0), kit.new_api, seed, stages, max_steps=max_steps,
-                            library=library)
+                            library=library, guard=guards[-1])
             episodes.append(e)
             successes.append(task.success({"achievements": e.achievements, "inventory": e.inventory,
                                            "steps": e.steps, "alive": not e.died}))
@@ -162,6 +171,7 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
         "scores": list(scores),
         "mean_steps": sum(e.steps for e in episodes) / len(episodes),
         "deaths": sum(e.died for e in episodes),
+        "guard": {"calls": sum(g.calls for g in guards), "steps": sum(g.steps for g in guards)} if guard else None,
         "wall_s": time.perf_counter() - started,
         "recording": str(recorded) if recorded else None,
         "published_scores": kit.reference_scores(),

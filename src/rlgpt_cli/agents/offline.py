@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from rlgpt_cli.agents import facts
+from rlgpt_cli.agents.planner import subaction_name
 from rlgpt_cli.models.offline_provider import answerers, register_offline_answerer
 
 # A library skill measured at least this good is reused, not re-planned.
@@ -37,10 +38,6 @@ _LEARNED = {
     "waiting": "its outcome comes after a long wait that must be guarded",
     "survival": "vitals must be kept up and death avoided over a long time",
 }
-
-
-def subaction_name(step: dict) -> str:
-    return step.get("name") or step.get("achievement") or f"{step['kind']}_{step['target']}"
 
 
 def _step_facts(step: dict) -> tuple[list[str], list[str], str]:
@@ -95,10 +92,14 @@ def answer_plan(ctx: dict[str, Any]) -> dict:
         sub = {"name": name, "preconditions": pre, "effects": eff, "success": success}
         if step.get("params"):
             sub["params"] = dict(step["params"])
+        kept = _kept_running(name, tried, ctx.get("feedback", [])) if skill else None
         if skill and (skill.get("success_rate") or 0) >= REUSE_AT:
             sub |= {"kind": "reuse", "skill": name,
                     "reason": f"library skill {name} v{skill.get('version', 1)} succeeds "
                               f"{skill['success_rate']:.0%} of the time"}
+        elif kept:
+            sub |= {"kind": "reuse", "skill": name,
+                    "reason": f"library skill {name} v{skill.get('version', 1)} keeps running: {kept}"}
         elif step.get("again") in library:
             sub |= {"kind": "reuse", "skill": step["again"],
                     "reason": f"the same sub-action as {step['again']} again, run by its skill"}
@@ -119,6 +120,21 @@ def answer_plan(ctx: dict[str, Any]) -> dict:
     chain = " -> ".join(s["name"] for s in subactions)
     return {"task": ctx["task"]["name"], "subactions": subactions,
             "notes": f"backward-chained over the recipe graph: {chain}"}
+
+
+def _kept_running(name: str, tried: list[dict], feedback: list[dict]) -> str | None:
+    """Why the library's running version of ``name`` is reused rather than coded again: a new
+    version was written and judged against it and did not win (it stayed a candidate), and no
+    later task critic asked to change this stage. None when that is not so."""
+    lost = [h for h in tried if h.get("kind") in ("code", "rl") and h.get("promotion")
+            and not h["promotion"].get("promoted") and not h["promotion"].get("renamed_from")]
+    if not lost:
+        return None
+    critics = [f.get("critic") or {} for f in feedback if f.get("kind") == "task"]
+    if critics and critics[-1].get("stage") == name:
+        return None
+    return (f"its new {lost[-1]['kind']} version did not beat it on paired seeds "
+            f"({len(lost)} attempt{'s' if len(lost) > 1 else ''})")
 
 
 def _code_for(sub: dict, count: int, fixes: set[str]) -> tuple[str, dict]:

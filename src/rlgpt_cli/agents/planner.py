@@ -58,13 +58,19 @@ def relevant(skills: list[dict[str, Any]], knowledge: dict[str, Any]) -> list[di
     words: set[str] = set()
     for step in knowledge.get("steps", []):
         words |= {step.get("target"), step.get("source"), *step.get("nearby", []), *step.get("preconditions", {})}
-        words.add(step.get("achievement") or f"{step.get('kind')}_{step.get('target')}")
+        words |= {subaction_name(step), step.get("skill"), step.get("again")}
     words.discard(None)
     if not words:
         return skills
 
     return [s for s in skills
             if s["name"] in words or not s.get("gives") or {_subject(f) for f in s["gives"]} & words]
+
+
+def subaction_name(step: dict) -> str:
+    """The sub-action a knowledge step becomes: its own name (a repeat, or a goal no achievement
+    names), else its achievement, else ``kind_target``."""
+    return step.get("name") or step.get("achievement") or f"{step.get('kind')}_{step.get('target')}"
 
 
 def _subject(fact: str) -> str | None:

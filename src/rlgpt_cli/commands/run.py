@@ -42,6 +42,7 @@ def run(
     max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Step budget per episode."),
     plan_id: Optional[int] = typer.Option(None, "--plan", min=1,
                                           help="Run this stored plan (default: the one iterate validated, else a new one)."),
+    guard: bool = typer.Option(False, "--guard", help="Hand control to the library's survival_guard whenever the player is in danger, mid-stage (off by default: it does not beat running without it yet, see benchmarks/deaths.py)."),
 ) -> None:
     """Run TASK with the library's skills on held-out seeds; success, sub-task and achievement rates."""
     from rlgpt_cli import seeds as seed_policy
@@ -76,7 +77,8 @@ def run(
         folder = st.settings.runs_dir / f"run-{run_id}"
         report = evaluate_task(task, plan["plan"]["subactions"], library, seed_list, max_steps=max_steps,
                                record=record, record_steps=record_steps,
-                               stats_dirs=[folder, *([stats_dir] if stats_dir else [])], progress=progress)
+                               stats_dirs=[folder, *([stats_dir] if stats_dir else [])], progress=progress,
+                               guard=guard)
         if record is not None and report["recording"] and Path(report["recording"]).suffix != record.suffix:
             progress.log(f"no MP4 without ffmpeg (pip install 'rlgpt-cli[video]'); wrote {report['recording']}")
         report["plan_id"], report["model"] = plan["id"], plan["model"]

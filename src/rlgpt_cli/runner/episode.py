@@ -106,11 +106,14 @@ class StagesRun:
 
 
 def run_stages(env, api, stages: list[Stage], info: dict, *, max_steps: float = float("inf"),
-               stop_on_failure: bool = True, library=None) -> StagesRun:
+               stop_on_failure: bool = True, library=None, guard=None) -> StagesRun:
     """Run ``stages`` in order from the state ``info`` describes (``api`` already observed it).
 
     With ``stop_on_failure`` the run ends at the first stage that fails (later ones cannot
     start from the state they need). ``max_steps`` caps the steps of all stages together.
+    ``guard`` (a ``runner.skills.Guard``) takes over during any stage whenever the player is in
+    danger, then the stage's skill resumes where it was; its steps count in the stage's, and
+    the stage is judged as before, on the state after its skill returned.
     """
     state, last = _state(info), info
     results: list[StageResult] = []
@@ -121,7 +124,7 @@ def run_stages(env, api, stages: list[Stage], info: dict, *, max_steps: float = 
             results.append(StageResult(stage.name, stage.skill.name, False, 0, "step_cap"))
             break
         before = state
-        res = run_skill(stage.skill, env, api, max_steps=budget, params=stage.params, library=library)
+        res = run_skill(stage.skill, env, api, max_steps=budget, params=stage.params, library=library, guard=guard)
         steps += res.steps
         if res.info:
             state, last = _state(res.info), res.info
@@ -161,12 +164,13 @@ def run_episode(
     on_step: Callable[[Any, dict], None] | None = None,
     library=None,
     trace: list | None = None,
+    guard=None,
 ) -> Episode:
     """Reset a new world on ``seed`` and run ``stages`` in order (see :func:`run_stages`).
 
     ``trace`` (a list, or a bounded ``collections.deque``) receives one short record per step:
     the action, the inventory changes, achievements unlocked, the position where the world
-    gives one; the critic reads it."""
+    gives one; the critic reads it. ``guard``: see :func:`run_stages`."""
     if any(stage.skill.kind == "policy" for stage in stages):
         import torch
 
@@ -176,7 +180,8 @@ def run_episode(
     api = make_api()
     api.observe(obs, info)
     env = _Recorder(world, on_step, trace, info) if on_step or trace is not None else world
-    run = run_stages(env, api, stages, info, max_steps=max_steps, stop_on_failure=stop_on_failure, library=library)
+    run = run_stages(env, api, stages, info, max_steps=max_steps, stop_on_failure=stop_on_failure, library=library,
+                     guard=guard)
     world.close()
     return Episode(seed, run.results, run.steps, run.state["achievements"], run.state["inventory"], run.died)
 

@@ -12,7 +12,7 @@ cannot drift apart.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
 import numpy as np
@@ -73,14 +73,58 @@ def _skill_call(library, api, limits, seed, depth: int):
     return skill
 
 
+# Steps the guard may act at one hand-off, and steps it then stays quiet when it could not
+# make the player safe (a danger it cannot end must not freeze the stage it interrupted).
+GUARD_STEPS = 40
+GUARD_QUIET = 30
+
+
+@dataclass
+class Guard:
+    """The survival guard the runner hands control to: ``skill`` (a library skill, the running
+    version of the guard's name) runs whenever the world API's ``danger()`` names a danger, until
+    it names none, the skill returns, or :data:`GUARD_STEPS` pass; then the interrupted skill's
+    generator resumes where it yielded (it reads the world afresh after every yield)."""
+
+    skill: Any
+    calls: int = 0  # hand-offs so far
+    steps: int = 0  # env steps the guard took
+    reasons: dict = field(default_factory=dict)  # danger -> hand-offs
+    _quiet_until: int = -1
+
+    def triggered(self, api) -> str | None:
+        danger = getattr(api, "danger", None)
+        if danger is None or api.step < self._quiet_until:
+            return None
+        return danger()
+
+    def run(self, reason: str, env, api, max_steps: int, library) -> "SkillResult":
+        self.calls += 1
+        self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        result = run_skill(self.skill, env, api, min(GUARD_STEPS, max_steps), library=library,
+                           until=lambda: api.danger() is None)
+        self.steps += result.steps
+        if api.danger() is not None:
+            self._quiet_until = api.step + GUARD_QUIET
+        return result
+
+
+def guard_from(library, name: str = "survival_guard") -> Guard | None:
+    """The library's guard (its running version), or None when the library has none."""
+    skill = library.running(name) if library is not None else None
+    return Guard(skill) if skill is not None and skill.status == "ok" else None
+
+
 def run_skill(skill, env, api, max_steps: int, params: dict | None = None, *, library=None,
-              limits=None, seed: int | None = None) -> SkillResult:
+              limits=None, seed: int | None = None, guard: Guard | None = None,
+              until=None) -> SkillResult:
     """Drive a skill over a gymnasium env from its current state.
 
     Each yielded action name becomes ``env.action_names.index(name)`` for ``env.step``; then
     ``api.observe(obs, info)`` runs before the generator resumes. Stops at ``max_steps``, at
-    the end of the episode, when the generator returns, or when the sandbox stops it (then
-    ``error`` says why).
+    the end of the episode, when the generator returns, when ``until()`` holds after a step, or
+    when the sandbox stops it (then ``error`` says why). With a ``guard``, every step that
+    leaves the player in danger hands control to it first (its steps count in ``steps``).
     """
     actions = {name: index for index, name in enumerate(env.action_names)}
     result = SkillResult(steps=0, reward=0.0, terminated=False, truncated=False, info={}, finished=False)
@@ -91,6 +135,16 @@ def run_skill(skill, env, api, max_steps: int, params: dict | None = None, *, li
         return result
     try:
         while result.steps < max_steps:
+            reason = guard.triggered(api) if guard is not None else None
+            if reason is not None:
+                took = guard.run(reason, env, api, max_steps - result.steps, library)
+                result.steps += took.steps
+                result.reward += took.reward
+                if took.info:
+                    result.info = took.info
+                result.terminated, result.truncated = took.terminated, took.truncated
+                if took.terminated or took.truncated or result.steps >= max_steps:
+                    break
             try:
                 action = next(actor)
             except StopIteration as stop:
@@ -107,7 +161,7 @@ def run_skill(skill, env, api, max_steps: int, params: dict | None = None, *, li
             result.reward += float(reward)
             result.terminated, result.truncated, result.info = bool(terminated), bool(truncated), info
             api.observe(obs, info)
-            if terminated or truncated:
+            if terminated or truncated or (until is not None and until()):
                 break
     finally:
         if hasattr(actor, "close"):

@@ -438,6 +438,47 @@ class CrafterAPI:
         yield from self._calm(self._tend_vitals())
         return True
 
+    # --- the survival guard -------------------------------------------------
+
+    def danger(self) -> str | None:
+        """Why the player is in danger this step, cheaply (the runner asks every step): "zombie"
+        (one next to the player, where it can be hit), "food" or "drink" (run out, by day: at
+        night the reflexes keep the player sealed in rather than out hunting). None when safe,
+        and while asleep (a sleeper cannot act)."""
+        if self.sleeping:
+            return None
+        px, py = self.pos
+        for (x, y), (name, when) in self.objects.items():
+            if name == "zombie" and when == self.step and abs(x - px) + abs(y - py) == 1:
+                return "zombie"
+        for vital in ("food", "drink"):
+            if self.inventory[vital] < 1 and not self._dark():
+                return vital
+        return None
+
+    @_primitive
+    def guard(self, max_steps: int = 40) -> Actions:
+        """Deal with what :meth:`danger` reports until it reports nothing: hit the zombie next
+        to the player, eat or drink when one has run out. Returns True once safe, False after
+        ``max_steps`` steps."""
+        start = self.step
+        while self.step - start < max_steps:
+            reason = self.danger()
+            if reason is None:
+                return True
+            before = self.step
+            if reason == "zombie":
+                cell = next((c for c in self._neighbours(self.pos) if self._object_at(c) == "zombie"), None)
+                if cell is not None:
+                    yield from self._hit(cell, max_steps=6)
+            elif reason == "food":
+                yield from self._calm(self._eat(max_steps - (self.step - start)))
+            else:
+                yield from self._calm(self.collect("drink", 2, max_steps=max_steps - (self.step - start)))
+            if self.step == before:
+                yield "noop"  # nothing to do this step (the zombie moved off): let the world move
+        return self.danger() is None
+
     # --- internals: reflexes -------------------------------------------------
 
     def _unstall(self, last: int | None) -> Actions:
