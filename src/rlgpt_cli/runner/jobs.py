@@ -62,9 +62,18 @@ def _stage_reporter(index: int, skill, library, steps: list[int]):
     def entry(api, **params):
         report({"stage": index, "steps": list(steps)})
         steps.append(0)
-        for action in start(skill, api, params, library=library):
-            steps[-1] += 1
-            yield action
+        actions = start(skill, api, params, library=library)
+        try:
+            while True:
+                try:
+                    action = next(actions)
+                except StopIteration as stop:
+                    return stop.value  # the skill's own verdict (True, False), as the runner reads it
+                steps[-1] += 1
+                yield action
+        finally:
+            if hasattr(actions, "close"):
+                actions.close()
 
     return dataclasses.replace(skill, entry=entry)
 
