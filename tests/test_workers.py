@@ -193,12 +193,29 @@ def test_ray_runs_a_task_with_the_same_episodes_as_local_processes(cli, local_ra
     assert local["episode_details"] == on_ray["episode_details"]
 
 
+def _skill_job(source: str):
+    from rlgpt_cli.library import candidate_skill
+    from rlgpt_cli.runner import jobs
+    from rlgpt_cli.runner.episode import Stage
+
+    meta = "\nSKILL = {'name': 'x', 'description': 'x', 'world': 'crafter', 'params': {}}\n"
+    return jobs.job("crafter", None, 0, [Stage("x", candidate_skill(source + meta))], max_steps=100,
+                    library=None, env={"length": 100})
+
+
 def test_ray_limits_are_the_workers_limits(local_ray):
+    from rlgpt_cli.runner import jobs
     from rlgpt_cli.workers.ray_pool import RayPool
 
-    with RayPool(2, WorkerLimits(seconds=SECONDS, memory_mb=256)) as pool:
-        out = pool.map(spin_in_c, [0]) + pool.map(hoard, [0]) + pool.map(abs, [-2])
-        assert [getattr(o, "what", o) for o in out] == [TIME, MEMORY, 2]
+    spin = "def act(api):\n    sum(range(10 ** 12))\n    yield 'noop'\n"
+    grow = ("def act(api):\n    a = api.map\n"
+            "    b = a[:, :, None, None, None] * a[None, None, :, :, None] + a[None, None, None, None, :, 0]\n"
+            "    yield 'noop'\n")
+    calm = "def act(api):\n    yield 'noop'\n"
+    with RayPool(2, WorkerLimits(seconds=SECONDS, memory_mb=128)) as pool:
+        out = jobs.run_jobs([_skill_job(spin), _skill_job(grow), _skill_job(calm)], pool=pool)
+        assert [o.episode.stages[-1].outcome for o in out[:2]] == ["exceeded_time", "exceeded_memory"]
+        assert out[2].breach is None and out[2].episode.steps == 1
         actor = pool.actor(list)
         actor.call("append", 5)
         assert actor.call("copy") == [5]

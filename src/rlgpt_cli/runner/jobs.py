@@ -152,6 +152,25 @@ def breached(job: EpisodeJob, breach) -> EpisodeOutcome:
     return EpisodeOutcome(episode, breach=str(breach))
 
 
+def prepare(worlds: tuple) -> None:
+    """In a new worker, before its limits and deadlines: load plugins and start each world
+    once, so the first episode costs what the others do."""
+    from rlgpt_cli.worlds.base import get_kit
+
+    for name in worlds:
+        try:
+            world = get_kit(name).make_env(None)
+            world.reset(seed=0)
+            world.close()
+        except Exception:  # noqa: BLE001 - an episode in this world reports it, as it would here
+            pass
+
+
+def setup(*worlds: str) -> tuple:
+    """The ``setup`` of a pool whose episodes run in ``worlds`` (see ``LocalPool``)."""
+    return prepare, (tuple(sorted(set(worlds))),)
+
+
 def imports(stages: list[Stage]) -> tuple:
     """What a worker imports before its address-space limit: the runner, the world, and
     torch when a stage runs a policy (a policy that a code skill calls loads it later)."""
@@ -172,7 +191,7 @@ def run_jobs(jobs: list[EpisodeJob], *, pool=None, stop_on_breach: bool = False,
     own = pool is None
     if own:
         stages = [s for j in jobs for s in j.stages]
-        pool = open_pool(imports=imports(stages), workers=min(len(jobs), _size()))
+        pool = open_pool(imports=imports(stages), setup=setup(*(j.world for j in jobs)), workers=min(len(jobs), _size()))
     stopped: list = []
 
     def done(i: int, value) -> None:

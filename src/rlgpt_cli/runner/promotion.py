@@ -78,7 +78,7 @@ def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str
                 "reason": f"identical to {against}"}
     stages = [*prefix, stage_from_subaction(sub, old), stage_from_subaction(sub, new)]
     breach = None
-    with open_pool(imports=jobs.imports(stages)) as pool:
+    with open_pool(imports=jobs.imports(stages), setup=jobs.setup(world)) as pool:
         runs = outcomes(old, list(seeds), pool)
         old_ok = {seed: ok for seed, (ok, _, _) in runs.items()}
         steps = sum(n for _, n, _ in runs.values())

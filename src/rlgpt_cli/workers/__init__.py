@@ -43,9 +43,10 @@ def current() -> Executor:
     return Executor(s.executor, s.workers, s.ray_address)
 
 
-def open_pool(*, imports: tuple = (), workers: int | None = None, limits=None):
+def open_pool(*, imports: tuple = (), setup: tuple | None = None, workers: int | None = None, limits=None):
     """A pool of the current executor (``LocalPool`` or ``RayPool``, the same interface:
-    ``map``, ``actor``, ``close``; a context manager). Workers start on first use."""
+    ``map``, ``actor``, ``close``; a context manager). Workers start on first use; see
+    ``LocalPool`` for ``imports`` and ``setup``."""
     from rlgpt_cli.workers.limits import WorkerLimits
 
     chosen = current()
@@ -54,7 +55,7 @@ def open_pool(*, imports: tuple = (), workers: int | None = None, limits=None):
     if chosen.kind == "ray":
         from rlgpt_cli.workers.ray_pool import RayPool
 
-        return RayPool(size, limits, imports=imports, address=chosen.ray_address)
+        return RayPool(size, limits, imports=imports, setup=setup, address=chosen.ray_address)
     from rlgpt_cli.workers.pool import LocalPool
 
-    return LocalPool(size, limits, imports=imports)
+    return LocalPool(size, limits, imports=imports, setup=setup)

@@ -62,7 +62,7 @@ def report(value) -> None:
         _conn.send(("progress", value))
 
 
-def _serve(conn, limits: WorkerLimits, environ: dict, workdir: str, imports: tuple) -> None:
+def _serve(conn, limits: WorkerLimits, environ: dict, workdir: str, imports: tuple, setup: tuple | None) -> None:
     global _conn
     import gc
     import importlib
@@ -72,6 +72,8 @@ def _serve(conn, limits: WorkerLimits, environ: dict, workdir: str, imports: tup
     os.chdir(workdir)
     for module in imports:  # before the address-space cap, which counts what they map
         importlib.import_module(module)
+    if setup is not None:  # first-use costs (plugins, a world's start), before any deadline runs
+        setup[0](*setup[1])
     oslimits.apply_at_start(limits)
     _conn = conn
     conn.send(("ready",))
@@ -147,12 +149,12 @@ def _signal_name(number: int) -> str:
 class _Worker:
     """One worker process, its pipe, its working directory and the message it is running."""
 
-    def __init__(self, limits: WorkerLimits, environ: dict, imports: tuple):
+    def __init__(self, limits: WorkerLimits, environ: dict, imports: tuple, setup: tuple | None = None):
         ctx = _ctx()
         self.limits = limits
         self.workdir = tempfile.mkdtemp(prefix="rlgpt-worker-")
         self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, limits, environ, self.workdir, imports),
+        self.process = ctx.Process(target=_serve, args=(child, limits, environ, self.workdir, imports, setup),
                                    daemon=True, name="rlgpt-worker")
         self.process.start()
         child.close()
@@ -245,10 +247,13 @@ class LocalPool:
     """Up to ``workers`` worker processes on this machine (see the module docstring)."""
 
     def __init__(self, workers: int, limits: WorkerLimits | None = None, *, imports: tuple = (),
-                 environ: dict | None = None):
+                 setup: tuple | None = None, environ: dict | None = None):
+        """``imports``: modules each worker loads before its limits apply; ``setup``:
+        ``(function, args)`` it calls then (picklable), for what a first job would pay."""
         self.size = max(1, int(workers))
         self.limits = limits or WorkerLimits.from_env()
         self.imports = tuple(imports)
+        self.setup = setup
         self.environ = dict(os.environ if environ is None else environ)
         self._workers: list[_Worker] = []
         self._actors: list[Actor] = []
@@ -260,7 +265,7 @@ class LocalPool:
         self.close()
 
     def _spawn(self) -> _Worker:
-        return _Worker(self.limits, self.environ, self.imports)
+        return _Worker(self.limits, self.environ, self.imports, self.setup)
 
     def map(self, func: Callable, items: list, *, on_result: Callable[[int, Any], None] | None = None,
             on_progress: Callable[[int, Any], None] | None = None,

@@ -20,10 +20,10 @@ from rlgpt_cli.workers.limits import WorkerLimits
 class _Host:
     """A Ray actor that runs jobs (or holds one actor) in its own local worker process."""
 
-    def __init__(self, limits: WorkerLimits, imports: tuple, environ: dict):
+    def __init__(self, limits: WorkerLimits, imports: tuple, setup: tuple | None, environ: dict):
         from rlgpt_cli.workers.pool import LocalPool
 
-        self.pool = LocalPool(1, limits, imports=imports, environ={**os.environ, **environ})
+        self.pool = LocalPool(1, limits, imports=imports, setup=setup, environ={**os.environ, **environ})
         self.actor = None
 
     def run(self, func, item):
@@ -77,10 +77,11 @@ class RayPool:
     """Up to ``workers`` hosts on a Ray cluster; ``map``, ``actor`` and ``close`` as LocalPool's."""
 
     def __init__(self, workers: int, limits: WorkerLimits | None = None, *, imports: tuple = (),
-                 address: str | None = None):
+                 setup: tuple | None = None, address: str | None = None):
         self.size = max(1, int(workers))
         self.limits = limits or WorkerLimits.from_env()
         self.imports = tuple(imports)
+        self.setup = setup
         self.address = address
         self.environ = {k: v for k, v in os.environ.items() if k.startswith("RLGPT_")}
         self._hosts: list = []
@@ -96,7 +97,7 @@ class RayPool:
         if self._ray is None:
             ray = _ray(self.size, self.address)
             self._ray, self._remote = ray, ray.remote(num_cpus=1)(_Host)
-        host = self._remote.remote(self.limits, self.imports, self.environ)
+        host = self._remote.remote(self.limits, self.imports, self.setup, self.environ)
         self._hosts.append(host)
         return host
 
