@@ -189,24 +189,26 @@ def test_a_skill_that_writes_its_apis_memory_cannot_fake_its_success():
 def test_reward_code_and_success_expressions_cannot_change_what_the_runner_reads():
     import numpy as np
 
-    from rlgpt_cli.runner.rewards import RewardSpec
+    from rlgpt_cli.runner.rewards import RewardCodeError, RewardSpec
 
     tamper = textwrap.dedent("""\
         def reward(prev, obs, info):
             info['achievements']['collect_wood'] = 99
             info['inventory'].clear()
             info['unlocked'] = ['collect_diamond']
-            obs['inventory'][5] = 9
-            prev['inventory'][5] = 9
             return 1.0
         """)
-    spec = RewardSpec(tamper, "info['achievements'].update({'collect_diamond': 1}) or obs['inventory'].fill(9) "
+    spec = RewardSpec(tamper, "info['achievements'].update({'collect_diamond': 1}) "
                               "or info['achievements'].get('collect_wood', 0) > 50", "collect_wood")
     obs = {"inventory": np.zeros(16, np.uint8), "pos": np.array([3, 3])}
     info = {"achievements": {"collect_wood": 0}, "inventory": {"wood": 0}, "unlocked": []}
     assert spec.reward(obs, obs, info) == 1.0
-    assert not spec.success(obs, info)  # its own tampering is not even seen by the expression
+    assert not spec.success(obs, info)  # the reward code's tampering does not even reach the expression
     assert info == {"achievements": {"collect_wood": 0}, "inventory": {"wood": 0}, "unlocked": []}
+    writer = RewardSpec("def reward(prev, obs, info):\n    obs['inventory'][5] = 9\n    return 0.0\n", "True",
+                        "collect_wood")
+    with pytest.raises(RewardCodeError, match="may not assign to ndarray"):
+        writer.reward(obs, obs, info)
     assert not obs["inventory"].any()
 
 
@@ -217,6 +219,10 @@ def test_a_models_code_cannot_name_its_skill(cli, limited):
         limited(server)
         r = cli("--model", "openai/test-model", "code", "--subtask", "harvest_log", "--attempts", "1")
     assert r.exit_code == 4 and "assigns SKILL" in r.stderr
+    assert all(s["provenance"].get("source") == "builtin" for s in cli("--json", "skills", "list").json())
+
+
+def test_a_skills_name_comes_from_the_sub_action_not_the_answer(cli, limited):
     honest = "def act(api):\n    ok = yield from skill('collect_wood', n=1)\n    return ok\n"
     with FakeOpenAI([Reply(json.dumps(PLAN)), _answer(honest, skill="place_table"), _critic(True)]) as server:
         limited(server)

@@ -207,12 +207,14 @@ def test_ray_limits_are_the_workers_limits(local_ray):
     from rlgpt_cli.runner import jobs
     from rlgpt_cli.workers.ray_pool import RayPool
 
-    spin = "def act(api):\n    sum(range(10 ** 12))\n    yield 'noop'\n"
+    spin = "def act(api):\n    r = [range(10 ** 6)] * 1000\n    sum(map(sum, r))\n    yield 'noop'\n"
     grow = ("def act(api):\n    a = api.map\n"
             "    b = a[:, :, None, None, None] * a[None, None, :, :, None] + a[None, None, None, None, :, 0]\n"
             "    yield 'noop'\n")
     calm = "def act(api):\n    yield 'noop'\n"
-    with RayPool(2, WorkerLimits(seconds=SECONDS, memory_mb=128)) as pool:
+    # CPU time ends the spinning one; a loaded machine still gets the wall-clock time to fail an allocation.
+    with RayPool(2, WorkerLimits(seconds=8, memory_mb=128, cpu_seconds=1), imports=jobs.imports([]),
+                 setup=jobs.setup("crafter")) as pool:
         out = jobs.run_jobs([_skill_job(spin), _skill_job(grow), _skill_job(calm)], pool=pool)
         assert [o.episode.stages[-1].outcome for o in out[:2]] == ["exceeded_time", "exceeded_memory"]
         assert out[2].breach is None and out[2].episode.steps == 1
