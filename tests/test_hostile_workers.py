@@ -140,6 +140,7 @@ def test_the_critic_sees_a_breach_as_the_attempts_failure(cli, limited):
     assert "exceeded_time" in critic_request and "exceeded time" in critic_request
     report = r.json()
     assert [a["success_rate"] for a in report["attempts"]] == [0.0, 1.0] and report["saved"]
+    assert "exceeded time" in report["attempts"][0]["stopped"] and report["attempts"][1]["stopped"] is None
 
 
 def test_run_with_a_bomb_in_the_library_ends_with_exit_4(cli, limited, isolated_home):

@@ -45,6 +45,11 @@ class _Host:
         except Exception as exc:  # noqa: BLE001 - a WorkerBreach included
             return ("raise", exc)
 
+    def drop(self) -> None:
+        if self.actor is not None:
+            self.actor.close()
+            self.actor = None
+
     def close(self) -> None:
         self.pool.close()
 
@@ -85,6 +90,7 @@ class RayPool:
         self.address = address
         self.environ = {k: v for k, v in os.environ.items() if k.startswith("RLGPT_")}
         self._hosts: list = []
+        self._actor_hosts: list = []
         self._ray = None
 
     def __enter__(self) -> "RayPool":
@@ -130,8 +136,13 @@ class RayPool:
         return results
 
     def actor(self, factory: Callable, *args) -> "RayActor":
-        host = self._host()
+        """An actor in a host of its own while the pool has room, else in a host that holds
+        none yet (a host runs jobs and holds an actor in separate workers): a host keeps a CPU
+        for its life, so a full cluster would never place another."""
+        free = [h for h in self._hosts if not any(h is a for a in self._actor_hosts)]
+        host = free[0] if free and len(self._hosts) >= self.size else self._host()
         _answer(self._ray.get(host.make.remote(factory, args)))
+        self._actor_hosts.append(host)
         return RayActor(self._ray, host)
 
     def close(self) -> None:
@@ -143,7 +154,7 @@ class RayPool:
             except Exception:  # noqa: BLE001 - a host that is gone already
                 pass
             self._ray.kill(host)
-        self._hosts = []
+        self._hosts, self._actor_hosts = [], []
 
 
 class RayActor:
@@ -164,5 +175,5 @@ class RayActor:
         return self.result()
 
     def close(self) -> None:
-        self._ray.get(self._host.close.remote())
-        self._ray.kill(self._host)
+        """Ends the actor's worker; its host goes with the pool."""
+        self._ray.get(self._host.drop.remote())
