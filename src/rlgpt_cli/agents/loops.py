@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from rlgpt_cli.agents.coder import binds_skill, judge, skill_source, write_code
 from rlgpt_cli.errors import SandboxError
-from rlgpt_cli.runner.episode import Stage, run_episode, stage_from_subaction, summarise
+from rlgpt_cli.runner.episode import Stage, stage_from_subaction, summarise
 
 # A sub-action's skill is good enough when it succeeds this often on the evaluation seeds.
 SUCCESS_TARGET = 0.8

@@ -268,7 +268,6 @@ class LocalPool:
         return _Worker(self.limits, self.environ, self.imports, self.setup)
 
     def map(self, func: Callable, items: list, *, on_result: Callable[[int, Any], None] | None = None,
-            on_progress: Callable[[int, Any], None] | None = None,
             stop: Callable[[], bool] | None = None) -> list:
         """``[func(item) for item in items]``, computed on the workers; a job that broke a
         limit gives its :class:`WorkerBreach` as its value (and its worker is replaced); a job
@@ -293,10 +292,8 @@ class LocalPool:
                     if kind == "ready":
                         w.ready = True
                         continue
-                    if kind == "progress":
+                    if kind == "progress":  # kept for a breach report
                         w.progress = event[1]
-                        if on_progress:
-                            on_progress(w.job, event[1])
                         continue
                     if not w.busy:  # a worker that broke while starting: nothing of ours ran
                         raise event[1]

@@ -108,9 +108,8 @@ class RayPool:
         return host
 
     def map(self, func: Callable, items: list, *, on_result: Callable[[int, Any], None] | None = None,
-            on_progress: Callable[[int, Any], None] | None = None,
             stop: Callable[[], bool] | None = None) -> list:
-        """As ``LocalPool.map`` (``on_progress`` is not relayed: a breach still carries it)."""
+        """As ``LocalPool.map``."""
         results: list = [None] * len(items)
         todo = list(range(len(items)))[::-1]
         while len(self._hosts) < min(self.size, len(items)):
