@@ -77,7 +77,6 @@ def test_sign_test_is_the_exact_one_sided_binomial_tail():
 def test_a_worse_policy_version_never_becomes_the_running_one(library):
     from rlgpt_cli.agents.loops import evaluate
     from rlgpt_cli.runner.episode import stage_from_subaction
-    from rlgpt_cli.worlds.base import get_kit
 
     first, record = save_code(library, GOOD)
     assert first.version == 1 and record["promoted"] and "first version" in record["reason"]
@@ -92,11 +91,12 @@ def test_a_worse_policy_version_never_becomes_the_running_one(library):
     library.rebuild()
     assert library.get("fetch_wood").version == 1
     # The candidate is runnable with a pin, and on real seeds it really is worse.
-    kit = get_kit("crafter")
-    make = lambda: kit.make_env("collect_wood", length=2000)  # noqa: E731
     seeds = seed_policy.held_out(2)
-    pinned = evaluate(make, kit.new_api, [], stage_from_subaction(SUB, library.get("fetch_wood@2")), seeds, library)
-    running = evaluate(make, kit.new_api, [], stage_from_subaction(SUB, library.get("fetch_wood")), seeds, library)
+    env = {"length": 2000}
+    pinned = evaluate("crafter", "collect_wood", [], stage_from_subaction(SUB, library.get("fetch_wood@2")), seeds,
+                      library, env=env)
+    running = evaluate("crafter", "collect_wood", [], stage_from_subaction(SUB, library.get("fetch_wood")), seeds,
+                       library, env=env)
     assert running["success_rate"] == 1.0 > pinned["success_rate"]
 
 

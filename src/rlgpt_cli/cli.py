@@ -58,13 +58,20 @@ def main_options(
     timeout: Optional[float] = typer.Option(None, "--timeout", metavar="SECONDS", min=LIMITS["timeout"][0], max=LIMITS["timeout"][1], help="Seconds to wait for each model request (env RLGPT_TIMEOUT; default 60)."),
     retries: Optional[int] = typer.Option(None, "--retries", metavar="N", min=LIMITS["retries"][0], max=LIMITS["retries"][1], help="Retries after a rate limit, server fault or timeout (env RLGPT_RETRIES; default 3)."),
     num_ctx: Optional[int] = typer.Option(None, "--num-ctx", metavar="N", min=LIMITS["num_ctx"][0], max=LIMITS["num_ctx"][1], help="Context size in tokens for ollama/ and ollama_chat/ models (env RLGPT_NUM_CTX; default: the server's)."),
+    executor: Optional[str] = typer.Option(None, "--executor", metavar="local|ray", help="Where worker processes run LLM-written code and episodes: local processes or Ray actors (env RLGPT_EXECUTOR; default local)."),
+    workers: Optional[int] = typer.Option(None, "--workers", metavar="N", min=LIMITS["workers"][0], max=LIMITS["workers"][1], help="Worker processes (env RLGPT_WORKERS; default: the number of cores)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray-address", metavar="ADDRESS", help="An existing Ray cluster for --executor ray (env RLGPT_RAY_ADDRESS; default: start a local Ray)."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
 ) -> None:
     """RL-GPT: a slow agent plans, a fast agent writes code or RL configurations, a critic
     feeds back, and every code skill or trained policy lands in a reusable skill library."""
     global _state
     settings = Settings.resolve(model=model, world=world, library=library, seed=seed, timeout=timeout,
-                                retries=retries, num_ctx=num_ctx)
+                                retries=retries, num_ctx=num_ctx, executor=executor, workers=workers,
+                                ray_address=ray_address)
+    from rlgpt_cli import workers as worker_processes
+
+    worker_processes.configure(worker_processes.Executor(settings.executor, settings.workers, settings.ray_address))
     if settings.num_ctx and not settings.model.startswith(OLLAMA_PREFIXES) and not quiet:
         sys.stderr.write(f"note: --num-ctx applies to ollama/ and ollama_chat/ models only; "
                          f"ignored for {settings.model}\n")
@@ -386,6 +393,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code, message, details = _run_app(argv, verbose)
     finally:
+        from rlgpt_cli import workers
+
+        workers.configure(None)  # the next invocation in this process chooses its own
         if in_main:
             signal.signal(signal.SIGTERM, previous)
     if json_mode and code != ExitCode.OK and not (_state is not None and _state.emitted):

@@ -12,6 +12,9 @@ Precedence, highest first: command-line flag > environment variable > default.
 | timeout | `--timeout` | `RLGPT_TIMEOUT` | `60` seconds per model request |
 | retries | `--retries` | `RLGPT_RETRIES` | `3` retries after a transient model fault |
 | num_ctx | `--num-ctx` | `RLGPT_NUM_CTX` | the server's (Ollama models only) |
+| executor | `--executor` | `RLGPT_EXECUTOR` | `local` (worker processes here; `ray`: Ray actors) |
+| workers | `--workers` | `RLGPT_WORKERS` | the number of cores |
+| ray_address | `--ray-address` | `RLGPT_RAY_ADDRESS` | none: a local Ray that rlgpt starts |
 
 A model name may be an alias (`rlgpt models alias NAME MODEL`), kept with the default
 model in `<home>/models.json`.
@@ -33,7 +36,7 @@ DEFAULT_WORLD = "crafter"
 OLLAMA_PREFIXES = ("ollama/", "ollama_chat/")
 # Accepted ranges of the model options: (low, high), both included. Anything outside is a
 # typo (seconds for minutes, tokens for thousands), refused before any work starts.
-LIMITS = {"timeout": (1, 3600), "retries": (0, 10), "num_ctx": (256, 1_048_576)}
+LIMITS = {"timeout": (1, 3600), "retries": (0, 10), "num_ctx": (256, 1_048_576), "workers": (1, 1024)}
 
 # Providers litellm reads a key (or, for Ollama, a server address) for from the environment:
 # (provider, variable, an example model name).
@@ -50,6 +53,8 @@ PROVIDERS = [
     ("ollama", "OLLAMA_API_BASE", "ollama_chat/llama3.1"),
 ]
 MODELS_FILE = "models.json"
+# Where worker processes run (rlgpt_cli.workers): processes on this machine, or Ray actors.
+EXECUTORS = ("local", "ray")
 # A model is "provider/name" (litellm's form); an alias is one word, so it never reads as a model.
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9_.:@+/-]+")
 _ALIAS_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
@@ -60,6 +65,14 @@ def default_home() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("rlgpt", appauthor=False))
+
+
+def default_workers() -> int:
+    """The cores this process may run on: the default number of worker processes."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
 
 
 def _env(name: str) -> str | None:
@@ -135,6 +148,9 @@ class Settings:
     timeout: float = 60.0  # seconds per model request
     retries: int = 3  # attempts after the first on transient model faults
     num_ctx: int | None = None  # Ollama's context size; None: the server's default
+    executor: str = "local"  # where worker processes run (rlgpt_cli.workers.EXECUTORS)
+    workers: int = 1  # worker processes (resolve: the number of cores)
+    ray_address: str | None = None  # an existing Ray cluster; None: a local Ray for --executor ray
     # Where each setting came from: "flag", an environment variable's name, or "default".
     sources: dict[str, str] = field(default_factory=dict)
 
@@ -164,6 +180,9 @@ class Settings:
         timeout: float | None = None,
         retries: int | None = None,
         num_ctx: int | None = None,
+        executor: str | None = None,
+        workers: int | None = None,
+        ray_address: str | None = None,
     ) -> "Settings":
         """Merge flags (given here) over environment variables over defaults."""
         sources: dict[str, str] = {}
@@ -192,6 +211,11 @@ class Settings:
         timeout = _number("timeout", pick("timeout", timeout, "RLGPT_TIMEOUT"), sources["timeout"], float)
         retries = _number("retries", pick("retries", retries, "RLGPT_RETRIES"), sources["retries"], int)
         num_ctx = _number("num_ctx", pick("num_ctx", num_ctx, "RLGPT_NUM_CTX"), sources["num_ctx"], int)
+        workers = _number("workers", pick("workers", workers, "RLGPT_WORKERS"), sources["workers"], int)
+        executor = pick("executor", executor, "RLGPT_EXECUTOR") or "local"
+        if executor not in EXECUTORS:
+            what = "--executor" if sources["executor"] == "flag" else sources["executor"]
+            raise UsageError(f"{what} must be one of {', '.join(EXECUTORS)}, got {executor!r}")
         model = pick("model", model, "RLGPT_MODEL")
         stored = read_models(home)
         if model is None and stored["default"]:
@@ -208,5 +232,8 @@ class Settings:
             timeout=timeout if timeout is not None else 60.0,
             retries=retries if retries is not None else 3,
             num_ctx=num_ctx,
+            executor=executor,
+            workers=workers if workers is not None else default_workers(),
+            ray_address=pick("ray_address", ray_address, "RLGPT_RAY_ADDRESS"),
             sources=sources,
         )

@@ -64,19 +64,12 @@ def code_subaction(client, task, sub: dict, prefix: list, library, *, seeds: lis
     from rlgpt_cli.agents.loops import SUCCESS_TARGET, best, code_loop, save_code_skill
     from rlgpt_cli.agents.planner import catalogue, knowledge, relevant, signatures
     from rlgpt_cli.progress import Progress
-    from rlgpt_cli.worlds.base import get_kit
 
-    kit = get_kit(task.world)
     skills = signatures(relevant(catalogue(library, task.world), knowledge(task)))
     progress = progress or Progress.off()
     with progress.phase(f"code {sub['name']}", unit="judging episodes") as ph:
-        def make_world():  # each judging episode builds its world: that counts the episodes
-            ph.update(ph.completed + 1)
-            return kit.make_env(task.name, length=10_000)
-
-        made = code_loop(client, task, sub, prefix, skills,
-                         make_world=make_world, make_api=kit.new_api,
-                         seeds=seeds, attempts=attempts, feedback=feedback, log=log, library=library)
+        made = code_loop(client, task, sub, prefix, skills, seeds=seeds, attempts=attempts, feedback=feedback,
+                         log=log, library=library, on_episode=lambda: ph.update(ph.completed + 1))
     chosen = best(made)
     skill = record = None
     if save and chosen.success_rate > 0:
@@ -118,41 +111,56 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
 
     ``record``: the first episode as MP4 or GIF (``record_steps``: its first steps only).
     ``stats_dirs``: folders whose ``stats.jsonl`` gets one crafter-format line per episode.
+    The episodes run in worker processes (``runner.jobs``); one that breaks a worker's limit
+    ends the evaluation with SandboxError (exit 4).
     """
+    from rlgpt_cli.errors import SandboxError
     from rlgpt_cli.progress import Progress
     from rlgpt_cli.reports import Recording, Watched, append_stats, episode_stats
+    from rlgpt_cli.runner import jobs
     from rlgpt_cli.worlds.base import get_kit
 
     kit = get_kit(task.world)
     stages = plan_stages(subactions, library)
     max_steps = max_steps or task.max_steps
     started = time.perf_counter()
-    episodes: list[Episode] = []
-    successes: list[bool] = []
-    stats: list[dict] = []
-    recording = Recording(record, record_steps) if record is not None else None
-    watched: list = []  # the current episode's world, read live by the progress view
+    env = {"length": max_steps}
+    todo = [jobs.job(task.world, task.name, seed, stages, max_steps=max_steps, library=library, env=env,
+                     guard=guard) for seed in seeds]
+    finished: list[bool] = []
+    env_steps = 0
 
-    def make_world(first: bool):
-        watched[:] = [Watched(kit.make_env(task.name, length=max_steps), recording if first else None)]
-        return watched[0]
+    def succeeded(e: Episode) -> bool:
+        return task.success({"achievements": e.achievements, "inventory": e.inventory, "steps": e.steps,
+                             "alive": not e.died})
 
     progress = progress or Progress.off()
     if guard and guard_from(library) is None:
         raise NotFound("the library has no survival_guard skill to hand control to")
-    guards = []
     with progress.phase(f"evaluate {task.name}", total=len(seeds), unit="episodes") as ph:
-        for i, seed in enumerate(seeds):
-            guards.append(guard_from(library) if guard else None)
-            e = run_episode(lambda: make_world(i == 0), kit.new_api, seed, stages, max_steps=max_steps,
-                            library=library, guard=guards[-1])
-            episodes.append(e)
-            successes.append(task.success({"achievements": e.achievements, "inventory": e.inventory,
-                                           "steps": e.steps, "alive": not e.died}))
-            stats.append(episode_stats(e.steps, watched[0].reward, e.achievements, kit.achievements()))
-            ph.update(i + 1, env_steps=f"{sum(x.steps for x in episodes):,}",
-                      success=f"{sum(successes) / len(successes):.0%}")
-    recorded = recording.close() if recording is not None else None
+        def done(i: int, outcome) -> None:
+            nonlocal env_steps
+            finished.append(succeeded(outcome.episode))
+            env_steps += outcome.episode.steps
+            ph.update(len(finished), env_steps=f"{env_steps:,}", success=f"{sum(finished) / len(finished):.0%}")
+
+        outcomes = jobs.run_jobs(todo, stop_on_breach=True, on_result=done)
+    breach = next((o for o in outcomes if o is not None and o.breach), None)
+    if breach is not None:
+        stage = breach.episode.stages[-1]
+        raise SandboxError(f"{task.name}: the episode on seed {breach.episode.seed} was stopped in sub-task "
+                           f"{stage.name} (skill {stage.skill}): {breach.breach}")
+    episodes: list[Episode] = [o.episode for o in outcomes]
+    successes = [succeeded(e) for e in episodes]
+    stats = [episode_stats(e.steps, o.reward, e.achievements, kit.achievements()) for e, o in zip(episodes, outcomes)]
+    recorded = None
+    if record is not None:
+        # Recorded here, in this process, only once the same episode (its job is the same) ran
+        # to its end within a worker's limits.
+        recording = Recording(record, record_steps)
+        run_episode(lambda: Watched(kit.make_env(task.name, **env), recording), kit.new_api, seeds[0], stages,
+                    max_steps=max_steps, library=library, guard=guard_from(library) if guard else None)
+        recorded = recording.close()
     for directory in stats_dirs:
         append_stats(Path(directory), stats)
     achievements = kit.achievements()
@@ -171,7 +179,8 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
         "scores": list(scores),
         "mean_steps": sum(e.steps for e in episodes) / len(episodes),
         "deaths": sum(e.died for e in episodes),
-        "guard": {"calls": sum(g.calls for g in guards), "steps": sum(g.steps for g in guards)} if guard else None,
+        "guard": {"calls": sum(o.guard_calls for o in outcomes), "steps": sum(o.guard_steps for o in outcomes)}
+        if guard else None,
         "wall_s": time.perf_counter() - started,
         "recording": str(recorded) if recorded else None,
         "published_scores": kit.reference_scores(),

@@ -69,7 +69,8 @@ def code(
         report = {
             "subtask": sub["name"], "plan_id": record["id"], "model": chosen.model,
             "success_rate": chosen.success_rate, "target": SUCCESS_TARGET, "seeds": seeds,
-            "attempts": [{"number": a.number, "refused": a.refused, "success_rate": a.success_rate,
+            "attempts": [{"number": a.number, "refused": a.refused, "stopped": a.stopped,
+                          "success_rate": a.success_rate,
                           "critique": a.critique.get("feedback")} for a in outcome.attempts],
             "skill": skill.to_dict() if skill else None, "saved": skill is not None,
             "promotion": outcome.promotion,

@@ -59,42 +59,57 @@ def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str
     within reach (first where the old one failed: only there can it win), so a clearly good
     running version costs one episode per seed. The decision is the same as running every pair.
     """
-    from rlgpt_cli.runner.episode import run_episode, stage_from_subaction
-    from rlgpt_cli.worlds.base import get_kit
+    from rlgpt_cli.runner import jobs
+    from rlgpt_cli.runner.episode import stage_from_subaction
+    from rlgpt_cli.workers import open_pool
 
-    kit = get_kit(world)
-    steps = 0
-
-    def succeeds(skill: Skill, seed: int) -> bool:
-        nonlocal steps
+    def outcomes(skill: Skill, chosen: list[int], pool) -> dict[int, tuple[bool, int, str | None]]:
+        """``skill`` as the stage on each seed, run on the pool: ``(success, steps, breach)``."""
         stage = stage_from_subaction(sub, skill)
-        episode = run_episode(lambda: kit.make_env(task, length=10_000), kit.new_api, seed, [*prefix, stage],
-                              library=library)
-        steps += episode.steps
-        return any(r.name == stage.name and r.success for r in episode.stages)
+        todo = [jobs.job(world, task, seed, [*prefix, stage], max_steps=10_000, library=library,
+                         env={"length": 10_000}) for seed in chosen]
+        return {seed: (any(r.name == stage.name and r.success for r in o.episode.stages), o.episode.steps, o.breach)
+                for seed, o in zip(chosen, jobs.run_jobs(todo, pool=pool))}
 
     against = f"{old.name} v{old.version}"
     record = {"against": against, "test": TEST, "alpha": ALPHA, "seeds": list(seeds)}
     if new.sha256 and new.sha256 == old.sha256:
         return {**record, "better": False, "pairs": 0, "wins": 0, "losses": 0, "p_value": 1.0, "env_steps": 0,
                 "reason": f"identical to {against}"}
-    old_ok = {seed: succeeds(old, seed) for seed in seeds}
-    order = [s for s in seeds if not old_ok[s]] + [s for s in seeds if old_ok[s]]
-    wins = losses = pairs = 0
-    for index, seed in enumerate(order):
-        open_wins = sum(not old_ok[s] for s in order[index:])
-        if sign_test(wins + open_wins, losses) >= ALPHA:
-            break
-        ok = succeeds(new, seed)
-        pairs += 1
-        wins += ok and not old_ok[seed]
-        losses += old_ok[seed] and not ok
+    stages = [*prefix, stage_from_subaction(sub, old), stage_from_subaction(sub, new)]
+    breach = None
+    with open_pool(imports=jobs.imports(stages), setup=jobs.setup(world)) as pool:
+        runs = outcomes(old, list(seeds), pool)
+        old_ok = {seed: ok for seed, (ok, _, _) in runs.items()}
+        steps = sum(n for _, n, _ in runs.values())
+        order = [s for s in seeds if not old_ok[s]] + [s for s in seeds if old_ok[s]]
+        wins = losses = pairs = index = 0
+        # The new version runs a pool's width of seeds at a time, taken in the order one by one
+        # would; what ran past the point where promotion went out of reach is not counted, so
+        # the decision and its record are the same whatever the number of workers.
+        while index < len(order):
+            batch = order[index:index + pool.size]
+            runs = outcomes(new, batch, pool)
+            for seed in batch:
+                if sign_test(wins + sum(not old_ok[s] for s in order[index:]), losses) >= ALPHA:
+                    index = len(order)
+                    break
+                ok, n, stopped = runs[seed]
+                steps, pairs, index = steps + n, pairs + 1, index + 1
+                if stopped:  # a new version that breaks a worker's limit is not promoted
+                    breach, index = f"seed {seed}: {stopped}", len(order)
+                    break
+                wins += ok and not old_ok[seed]
+                losses += old_ok[seed] and not ok
     p = sign_test(wins, losses)
     better = p < ALPHA
     held = sum(old_ok.values())
     counts = (f"won {wins}, lost {losses} of {pairs} paired episodes (p = {p:.3f}"
               f"{' <' if better else ', not below'} {ALPHA})")
-    if better:
+    if breach is not None:
+        better = False
+        reason = f"not better than {against}: the new version was stopped on promotion {breach}"
+    elif better:
         reason = f"better than {against}: {counts}"
     elif pairs == 0:
         reason = (f"not better than {against}: it succeeded in {held} of {len(seeds)} promotion episodes, so the "

@@ -183,6 +183,18 @@ def _crafter(**kwargs) -> World:
     return CrafterWorld(**kwargs)
 
 
+def warm_up() -> None:
+    """Load the built-in Crafter world's code and compile its kernels (one short episode),
+    without loading plugins: the worker processes' fork server calls it, so that every
+    worker it forks starts warm. Does nothing where Crafter is not installed."""
+    if not _crafter_available()[0]:
+        return
+    world = _crafter(length=2)
+    world.reset(seed=0)
+    world.step(0)
+    world.close()
+
+
 def _crafter_available() -> tuple[bool, str]:
     import importlib.util
 
