@@ -25,12 +25,12 @@ import time
 from pathlib import Path
 
 
-def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **config) -> dict:
-    """One run of the two loops (or a restricted form) in a fresh home; the held-out evaluation."""
+def build_agent(task_name: str, seed: int, max_steps: int, episodes: int, **config) -> dict:
+    """`rlgpt iterate` in this process, in a fresh RLGPT_HOME, until its budget ends: the state,
+    the plan it built (the one it validated, else the last one it evaluated, with each
+    sub-action's skill, parameters and success check, as `rlgpt run` runs it) and its library."""
     from rlgpt_cli.errors import BudgetExceeded
-    from rlgpt_cli import seeds
     from rlgpt_cli.iterate import IterateConfig, Loops, new_state, state_path
-    from rlgpt_cli.usecases import evaluate_task
     from rlgpt_cli.workspace import model_client, open_library
     from rlgpt_cli.settings import Settings
     from rlgpt_cli.store import Store
@@ -48,15 +48,24 @@ def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **
         loops.run()
     except BudgetExceeded:
         pass
-    # The agent iterate built is its plan: the one it validated, else the last one it evaluated
-    # (with each sub-action's skill, parameters and success check, as `rlgpt run` runs it).
     plan_id = state.get("validated_plan_id") or state["plan_id"]
     subs = store.get_plan(plan_id)["plan"]["subactions"] if plan_id else []
+    return {"task": task, "state": state, "subactions": subs, "library": open_library(settings),
+            "model": settings.model, "home": str(home)}
+
+
+def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **config) -> dict:
+    """One run of the two loops (or a restricted form); its agent on held-out seeds."""
+    from rlgpt_cli import seeds
+    from rlgpt_cli.usecases import evaluate_task
+
+    built = build_agent(task_name, seed, max_steps, episodes, **config)
     try:
-        report = evaluate_task(task, subs, open_library(settings), seeds.held_out(20, seed))
+        report = evaluate_task(built["task"], built["subactions"], built["library"], seeds.held_out(HELD_OUT, seed))
         rate = report["success_rate"]
     except Exception as exc:  # a variant that built no agent scores 0
         rate, report = 0.0, {"error": str(exc)}
+    state = built["state"]
     return {"success_rate": rate, "env_steps": state["env_steps"], "status": state["status"]}
 
 
