@@ -119,3 +119,55 @@ def test_published_table_is_the_issues(score):
                         "Achievement Distillation": 21.8, "DreamerV3": 14.5, "PPO (SB3)": 4.6}.items():
         assert table[name] == value
     assert score.BALROG_PUBLISHED and "2411.13543" in score.BALROG_SOURCE
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_ablation_ordering_needs_non_overlapping_spreads():
+    ablation = _load("ablation")
+    rl_gpt, code, rl = ablation.ORDER
+    results = {rl_gpt: ablation.summarise([{"m": v} for v in (0.8, 0.9, 1.0)], "m"),
+               code: ablation.summarise([{"m": v} for v in (0.5, 0.6, 0.7)], "m"),
+               rl: ablation.summarise([{"m": v} for v in (0.0, 0.0, 0.0)], "m")}
+    assert results[code]["sd"] == pytest.approx(0.1)  # the sample sd over seeds
+    assert ablation.ordering(results) == {"pairs": {f"{rl_gpt} > {code}": True, f"{code} > {rl}": True},
+                                          "holds": True}
+    results[code] = ablation.summarise([{"m": v} for v in (0.4, 0.75, 0.85)], "m")  # overlaps RL-GPT's spread
+    verdict = ablation.ordering(results)
+    assert verdict["pairs"][f"{rl_gpt} > {code}"] is False and verdict["holds"] is False
+    del results[rl]
+    assert ablation.ordering(results)["holds"] is False  # a claim over three variants needs all three
+
+
+def test_ablation_compares_the_crafter_score_on_the_benchmark_task():
+    ablation = _load("ablation")
+    assert ablation.metric("crafter") == "crafter_score"
+    assert ablation.metric("obtain diamond") == "success_rate"
+
+
+def test_macro_benchmark_finds_the_threshold_at_the_episode_that_reaches_it():
+    macro = _load("macro_vs_pure")
+
+    class Env:
+        total_env_steps = 0
+
+    log = macro.Outcomes(0.8, budget=10_000)
+    env = Env()
+    log.envs.append(env)
+    for i in range(macro.WINDOW - 1):  # a window not yet full never counts
+        env.total_env_steps += 10
+        log.ended(True)
+    assert log.reached is None and log.rate() is None
+    env.total_env_steps += 10
+    log.ended(False)  # 19 of 20: 95 %
+    assert log.reached == 10 * macro.WINDOW and log.rate() == pytest.approx(0.95)
+    late = macro.Outcomes(0.8, budget=5)
+    late.envs.append(env)
+    for _ in range(macro.WINDOW):
+        late.ended(True)
+    assert late.reached is None  # reached only past the budget: not reached
