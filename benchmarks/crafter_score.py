@@ -249,6 +249,9 @@ def render(out: dict) -> None:
     print(f"build: iterate {out['task']} ({out['model']}): {b['status']} after {b['outer_iterations']} outer "
           f"iteration(s), {b['recorded_env_steps']:,} env steps in {b['episodes']} episodes "
           f"(iterate counted {b['iterate_env_steps']:,}), {b['wall_s']:.0f} s")
+    if b["recorded_env_steps"] < b["iterate_env_steps"]:
+        print(f"warning: iterate counted {b['iterate_env_steps'] - b['recorded_env_steps']:,} env steps more than "
+              "were recorded (episodes played in other processes?): the protocol misses them")
     print(f"protocol: {p['episodes']} episodes, {p['env_steps']:,} of {p['budget']:,} env steps "
           f"({p['build_episodes_in_budget']} of them building): Crafter score {p['crafter_score']:.1f}, "
           f"BALROG progression {p['balrog_progression']:.1f}%  [{p['stats_jsonl']}]")

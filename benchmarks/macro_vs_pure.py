@@ -12,7 +12,8 @@ seeds and env-step budget; they differ only in the action space: Crafter's 17 na
 macro-actions. Progress is counted in **env steps** (a macro-action counts every world step
 it took). An arm's success rate is measured over its last `WINDOW` finished training
 episodes, episode by episode; it reaches the threshold at the env step (all its envs
-together) where that rate first does, and stops at the next update.
+together) where that rate first does and then holds for the next `HOLD` episodes (see
+`Outcomes`), and stops at the next update after that.
 
 The **sample-efficiency ratio** is (median env steps pure PPO needs to reach the threshold) /
 (median env steps with macro-actions), seeds 1..N, the arms interleaved seed by seed. A
@@ -39,6 +40,7 @@ from pathlib import Path
 
 SUBTASKS = ("harvest_log", "make_wood_pickaxe")
 WINDOW = 20  # finished episodes the success rate is measured over
+HOLD = 40  # finished episodes after reaching the threshold that must keep it (see Outcomes)
 NUM_ENVS = 8
 
 
@@ -63,24 +65,40 @@ def rl_config(name: str, library):
 class Outcomes:
     """Every finished training episode of one arm, in the order they end, with the env steps all
     its envs had taken by then (the envs step in turn in this process, so that sum is the
-    arm's sample count at that moment): the threshold is found per episode, not per update."""
+    arm's sample count at that moment): the threshold is found per episode, not per update.
+
+    The threshold counts as reached at the episode where the success rate over the last
+    WINDOW episodes first reaches it, *if it holds*: the next HOLD episodes succeed at least
+    as often. A policy that starts good (the macro-actions doing the work) and unlearns it,
+    or a lucky window, does not count; the search then goes on from the next episode."""
 
     def __init__(self, threshold: float, budget: int):
         self.threshold, self.budget = threshold, budget
         self.envs: list = []
         self.wins: list[bool] = []
+        self.candidate: tuple[int, int] | None = None  # (env steps, episodes) where a window reached it
         self.reached: int | None = None
+        self.confirmed: int | None = None  # env steps when the HOLD episodes after it had ended
 
     def env_steps(self) -> int:
         return sum(e.total_env_steps for e in self.envs)
 
     def ended(self, success: bool) -> None:
         self.wins.append(success)
+        if self.reached is not None:
+            return
+        steps, n = self.env_steps(), len(self.wins)
+        if self.candidate is not None:
+            at, index = self.candidate
+            if n - index >= HOLD:
+                if sum(self.wins[index:index + HOLD]) / HOLD >= self.threshold:
+                    self.reached, self.confirmed = at, steps
+                else:
+                    self.candidate = None
+            return
         recent = self.wins[-WINDOW:]
-        steps = self.env_steps()
-        if (self.reached is None and steps <= self.budget and len(recent) >= WINDOW
-                and sum(recent) / WINDOW >= self.threshold):
-            self.reached = steps
+        if steps <= self.budget and len(recent) >= WINDOW and sum(recent) / WINDOW >= self.threshold:
+            self.candidate = (steps, n)
 
     def rate(self) -> float | None:
         recent = self.wins[-WINDOW:]
@@ -121,7 +139,7 @@ def run_arm(config, macros: list[str], library, seed: int, budget: int, threshol
     ppo.train(envs, cfg, on_update=on_update,
               should_stop=lambda: log.reached is not None or log.env_steps() >= budget)
     envs.close()
-    return {"seed": seed, "steps_to_threshold": log.reached, "env_steps": log.env_steps(),
+    return {"seed": seed, "steps_to_threshold": log.reached, "held_until": log.confirmed, "env_steps": log.env_steps(),
             "episodes": len(log.wins), "final_success": log.rate(),
             "seconds": round(time.time() - started, 1), "curve": curve}
 
@@ -187,7 +205,7 @@ def main() -> None:
                          "success": config.termination.success, **arms, "summary": stats,
                          **ratio(stats["pure"], stats["macro"])}
     headline = results[args.subtasks[-1]]
-    report = {"threshold": args.threshold, "window": WINDOW, "budget_env_steps": args.steps, "seeds": args.seeds,
+    report = {"threshold": args.threshold, "window": WINDOW, "hold": HOLD, "budget_env_steps": args.steps, "seeds": args.seeds,
               "num_envs": NUM_ENVS, "subtasks": results, "ratio": headline["ratio"],
               "ratio_text": headline["ratio_text"], "ratio_subtask": args.subtasks[-1],
               "seconds": round(time.time() - started), "load_average": [round(x, 2) for x in os.getloadavg()]}

@@ -150,24 +150,30 @@ def test_ablation_compares_the_crafter_score_on_the_benchmark_task():
     assert ablation.metric("obtain diamond") == "success_rate"
 
 
-def test_macro_benchmark_finds_the_threshold_at_the_episode_that_reaches_it():
+def test_macro_benchmark_counts_the_threshold_where_it_is_reached_and_held():
     macro = _load("macro_vs_pure")
 
     class Env:
         total_env_steps = 0
 
-    log = macro.Outcomes(0.8, budget=10_000)
-    env = Env()
-    log.envs.append(env)
-    for i in range(macro.WINDOW - 1):  # a window not yet full never counts
-        env.total_env_steps += 10
-        log.ended(True)
-    assert log.reached is None and log.rate() is None
-    env.total_env_steps += 10
-    log.ended(False)  # 19 of 20: 95 %
-    assert log.reached == 10 * macro.WINDOW and log.rate() == pytest.approx(0.95)
-    late = macro.Outcomes(0.8, budget=5)
-    late.envs.append(env)
-    for _ in range(macro.WINDOW):
-        late.ended(True)
-    assert late.reached is None  # reached only past the budget: not reached
+    def run(outcomes, budget=10_000):
+        log = macro.Outcomes(0.8, budget=budget)
+        env = Env()
+        log.envs.append(env)
+        for won in outcomes:
+            env.total_env_steps += 10
+            log.ended(won)
+        return log
+
+    window, hold = macro.WINDOW, macro.HOLD
+    log = run([True] * (window - 1))
+    assert log.reached is None and log.rate() is None  # a window not yet full never counts
+    log = run([True] * (window - 1) + [False] + [True, True, True, False] * (hold // 4))  # 95 %, then 75 %...
+    assert log.reached is None  # ...so it did not hold
+    log = run([True] * (window - 1) + [False] + [True, True, True, True, False] * (hold // 5))  # then 80 %
+    assert log.reached == 10 * window and log.confirmed == 10 * (window + hold)
+    assert log.rate() == pytest.approx(0.8)
+    # a dip after the first window: found again where a later window reaches 80 % (16 of 20) and holds
+    log = run([True] * window + [False] * hold + [True] * (window + hold))
+    assert log.reached == 10 * (window + hold + round(0.8 * window))
+    assert run([True] * (window + hold), budget=5).reached is None  # only past the budget: not reached
