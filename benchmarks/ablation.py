@@ -1,16 +1,23 @@
 """The RL-GPT ablation on Crafter: pure RL, pure code, slow+fast without critic, and RL-GPT,
-at the same env-step budget, over several seeds.
+at the same env-step budget, over several seeds, on the benchmark task and on obtain diamond.
 
-    python benchmarks/ablation.py [--json] [--task "make stone pickaxe"] [--seeds 3] [--max-steps 200000]
+    python benchmarks/ablation.py [--json] [--tasks crafter "obtain diamond"] [--seeds 3]
+        [--max-steps 200000] [--variants "pure RL,pure code"] [--out FILE]
 
 Each variant starts from an empty library in a fresh RLGPT_HOME and gets the same env-step
-budget (evaluation episodes and training both count); its agent is then evaluated on held-out
-seeds. The variants, as in the paper's ablation:
+budget (evaluation episodes and training both count); its agent is then evaluated on the same
+held-out seeds. The variants, as in the paper's ablation:
 
-- pure RL: PPO on the whole task with Crafter's native actions only (no code, no macro-actions);
+- pure RL: PPO on the whole task with Crafter's native actions only (no code, no macro-actions),
+  rewarded as Crafter rewards (+1 for each achievement unlocked), the task's achievements as success;
 - pure code: the fast agent writes code for every sub-action (no RL), with the critic;
 - no critic: slow + fast agents, the fast agent sees only raw success rates;
 - RL-GPT: slow + fast + critic; failing code moves to RL with coded macro-actions.
+
+The metric is the task's success rate, or the Crafter score for the benchmark task (`crafter`,
+all 22 achievements, which no episode completes). Per task the report gives mean +- sd over the
+seeds and checks the claim RL-GPT > pure code > pure RL with non-overlapping spreads (each
+mean - sd above the next one's mean + sd).
 """
 
 from __future__ import annotations
@@ -24,13 +31,15 @@ import tempfile
 import time
 from pathlib import Path
 
+HELD_OUT = 20  # held-out episodes every variant's agent is evaluated on
 
-def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **config) -> dict:
-    """One run of the two loops (or a restricted form) in a fresh home; the held-out evaluation."""
+
+def build_agent(task_name: str, seed: int, max_steps: int, episodes: int, **config) -> dict:
+    """`rlgpt iterate` in this process, in a fresh RLGPT_HOME, until its budget ends: the state,
+    the plan it built (the one it validated, else the last one it evaluated, with each
+    sub-action's skill, parameters and success check, as `rlgpt run` runs it) and its library."""
     from rlgpt_cli.errors import BudgetExceeded
-    from rlgpt_cli import seeds
     from rlgpt_cli.iterate import IterateConfig, Loops, new_state, state_path
-    from rlgpt_cli.usecases import evaluate_task
     from rlgpt_cli.workspace import model_client, open_library
     from rlgpt_cli.settings import Settings
     from rlgpt_cli.store import Store
@@ -48,20 +57,39 @@ def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **
         loops.run()
     except BudgetExceeded:
         pass
-    # The agent iterate built is its plan: the one it validated, else the last one it evaluated
-    # (with each sub-action's skill, parameters and success check, as `rlgpt run` runs it).
     plan_id = state.get("validated_plan_id") or state["plan_id"]
     subs = store.get_plan(plan_id)["plan"]["subactions"] if plan_id else []
+    return {"task": task, "state": state, "subactions": subs, "library": open_library(settings),
+            "model": settings.model, "home": str(home)}
+
+
+def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **config) -> dict:
+    """One run of the two loops (or a restricted form); its agent on held-out seeds."""
+    from rlgpt_cli import seeds
+    from rlgpt_cli.usecases import evaluate_task
+
+    built = build_agent(task_name, seed, max_steps, episodes, **config)
+    state = built["state"]
+    return {**held_out_scores(built["task"], built["subactions"], built["library"], seed),
+            "env_steps": state["env_steps"], "status": state["status"]}
+
+
+def held_out_scores(task, subactions: list[dict], library, seed: int) -> dict:
+    """The agent on HELD_OUT held-out seeds: success rate and Crafter score (0 for no agent)."""
+    from rlgpt_cli import seeds
+    from rlgpt_cli.errors import RlgptError
+    from rlgpt_cli.usecases import evaluate_task
+
     try:
-        report = evaluate_task(task, subs, open_library(settings), seeds.held_out(20, seed))
-        rate = report["success_rate"]
-    except Exception as exc:  # a variant that built no agent scores 0
-        rate, report = 0.0, {"error": str(exc)}
-    return {"success_rate": rate, "env_steps": state["env_steps"], "status": state["status"]}
+        report = evaluate_task(task, subactions, library, seeds.held_out(HELD_OUT, seed))
+    except RlgptError as exc:  # a variant that built no agent (no plan, no skill) scores 0
+        return {"success_rate": 0.0, "crafter_score": 0.0, "error": exc.message}
+    return {"success_rate": report["success_rate"], "crafter_score": report.get("crafter_score", 0.0)}
 
 
 def variant_pure_rl(task_name: str, seed: int, max_steps: int, episodes: int) -> dict:
-    """PPO on the whole task, native actions only, within the same budget."""
+    """PPO on the whole task, native actions only, within the same budget; its policy then
+    plays the task on the held-out seeds as the other variants' agents do."""
     from rlgpt_cli.models.schemas import RLConfig
     from rlgpt_cli.usecases import learn_subaction
     from rlgpt_cli.workspace import open_library
@@ -72,15 +100,48 @@ def variant_pure_rl(task_name: str, seed: int, max_steps: int, episodes: int) ->
     os.environ["RLGPT_HOME"] = str(home)
     settings = Settings.resolve(seed=seed)
     task = resolve_task(task_name)
-    achievement = task.achievements[0]
     config = RLConfig(
         subtask=task.name, macro_actions=[], total_steps=max_steps,
-        reward_code="def reward(prev, obs, info):\n    return 0.0\n",
-        termination={"success": f"info['achievements'].get({achievement!r}, 0) > 0", "max_episode_steps": 1000},
+        reward_code="def reward(prev, obs, info):\n    return float(len(info.get('unlocked', [])))\n",
+        termination={"success": f"all(info['achievements'].get(a, 0) > 0 for a in {list(task.achievements)!r})",
+                     "max_episode_steps": task.max_steps},
     )
-    sub = {"name": task.name, "kind": "rl", "effects": []}
-    result = learn_subaction(settings, task, sub, config, [], open_library(settings), seed=seed, log=lambda m: None)
-    return {"success_rate": result["success_rate"], "env_steps": result["env_steps"], "status": "trained"}
+    final = task.achievements[-1]
+    sub = {"name": task.name, "kind": "rl", "effects": [],
+           "success": f"achievement {final} unlocked" if len(task.achievements) == 1 else None}
+    library = open_library(settings)
+    result = learn_subaction(settings, task, sub, config, [], library, seed=seed, log=lambda m: None)
+    scores = held_out_scores(task, [sub], library, seed) if result["saved"] else \
+        {"success_rate": result["success_rate"], "crafter_score": 0.0, "error": "the policy was not saved"}
+    return {**scores, "env_steps": result["env_steps"] + result["eval_env_steps"], "status": "trained"}
+
+
+def metric(task_name: str) -> str:
+    """What the ablation compares on a task: the Crafter score on the benchmark task (all 22
+    achievements, which no episode completes), else the task's success rate."""
+    from rlgpt_cli.worlds.tasks import resolve_task
+
+    return "crafter_score" if len(resolve_task(task_name).achievements) > 1 else "success_rate"
+
+
+def summarise(runs: list[dict], key: str) -> dict:
+    values = [r[key] for r in runs]
+    return {"mean": statistics.mean(values), "sd": statistics.stdev(values) if len(values) > 1 else 0.0,
+            "values": values}
+
+
+ORDER = ("RL-GPT (slow+fast+critic)", "pure code", "pure RL")
+
+
+def ordering(results: dict[str, dict]) -> dict:
+    """The claim RL-GPT > pure code > pure RL, each pair with non-overlapping spreads
+    (mean - sd of the better one above mean + sd of the next)."""
+    pairs = {}
+    for better, worse in zip(ORDER, ORDER[1:]):
+        if better in results and worse in results:
+            a, b = results[better], results[worse]
+            pairs[f"{better} > {worse}"] = a["mean"] - a["sd"] > b["mean"] + b["sd"]
+    return {"pairs": pairs, "holds": len(pairs) == len(ORDER) - 1 and all(pairs.values())}
 
 
 VARIANTS = {
@@ -94,34 +155,49 @@ VARIANTS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--task", default="make stone pickaxe")
+    parser.add_argument("--tasks", nargs="+", default=["crafter", "obtain diamond"])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--max-steps", type=int, default=200_000)
     parser.add_argument("--episodes", type=int, default=5, help="evaluation episodes per attempt")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list of variant names")
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ablation.json")
     opts = parser.parse_args()
     chosen = [v.strip() for v in opts.variants.split(",")]
-    results = {}
-    for name in chosen:
-        runs = []
-        for seed in range(opts.seeds):
-            started = time.perf_counter()
-            r = VARIANTS[name](opts.task, seed, opts.max_steps, opts.episodes)
-            r["wall_s"] = round(time.perf_counter() - started, 1)
-            runs.append(r)
-            print(f"{name} seed {seed}: {r}", file=sys.stderr)
-        rates = [r["success_rate"] for r in runs]
-        results[name] = {"mean_success": statistics.mean(rates), "stdev": statistics.pstdev(rates),
-                         "mean_env_steps": statistics.mean(r["env_steps"] for r in runs), "runs": runs}
-    out = {"task": opts.task, "seeds": opts.seeds, "step_budget": opts.max_steps,
-           "model": os.environ.get("RLGPT_MODEL", "rlgpt/offline"), "held_out_episodes": 20, "results": results}
+    started_all = time.perf_counter()
+    tasks = {}
+    for task_name in opts.tasks:
+        key = metric(task_name)
+        results = {}
+        for name in chosen:
+            runs = []
+            for seed in range(opts.seeds):
+                started = time.perf_counter()
+                r = VARIANTS[name](task_name, seed, opts.max_steps, opts.episodes)
+                r["wall_s"] = round(time.perf_counter() - started, 1)
+                runs.append(r)
+                print(f"{task_name} / {name} seed {seed}: {r}", file=sys.stderr)
+            results[name] = {**summarise(runs, key), "mean_env_steps": statistics.mean(r["env_steps"] for r in runs),
+                             "runs": runs}
+        tasks[task_name] = {"metric": key, "results": results, "ordering": ordering(results)}
+    out = {"tasks": tasks, "seeds": opts.seeds, "step_budget": opts.max_steps,
+           "model": os.environ.get("RLGPT_MODEL", "rlgpt/offline"), "held_out_episodes": HELD_OUT,
+           "wall_s": round(time.perf_counter() - started_all), "load_average": [round(x, 2) for x in os.getloadavg()]}
+    opts.out.parent.mkdir(parents=True, exist_ok=True)
+    opts.out.write_text(json.dumps(out, indent=2) + "\n")
     if opts.json:
         print(json.dumps(out, indent=2))
         return
-    print(f"task {opts.task}; budget {opts.max_steps} env steps; {opts.seeds} seeds; model {out['model']}")
-    print(f"{'variant':28} {'success':>8} {'± sd':>6} {'env steps used':>15}")
-    for name, r in results.items():
-        print(f"{name:28} {r['mean_success']:8.0%} {r['stdev']:6.2f} {r['mean_env_steps']:15.0f}")
+    print(f"budget {opts.max_steps} env steps per run; {opts.seeds} seeds; {HELD_OUT} held-out episodes; "
+          f"model {out['model']}; {out['wall_s']} s, load average {out['load_average']}")
+    for task_name, t in tasks.items():
+        fmt = "{:8.1f}" if t["metric"] == "crafter_score" else "{:8.0%}"
+        print(f"\n{task_name}: {t['metric'].replace('_', ' ')}")
+        print(f"{'variant':28} {'mean':>8} {'sd':>8} {'env steps used':>15}")
+        for name, r in t["results"].items():
+            print(f"{name:28} {fmt.format(r['mean'])} {fmt.format(r['sd'])} {r['mean_env_steps']:15.0f}")
+        verdict = "holds" if t["ordering"]["holds"] else "does not hold"
+        print(f"RL-GPT > pure code > pure RL (non-overlapping mean +- sd): {verdict} "
+              + "; ".join(f"{k}: {'yes' if v else 'no'}" for k, v in t["ordering"]["pairs"].items()))
 
 
 if __name__ == "__main__":

@@ -5,26 +5,25 @@
 
 For each sub-task (harvest_log, and make_wood_pickaxe from scratch: wood, a table, then the
 pickaxe) both arms train the same PPO (`rlgpt_cli.learn.ppo`, CleanRL defaults, 8 envs) on
-the same `SubtaskEnv` with the same reward code and success expression (the offline fast
-agent's) and the same seeds and env-step budget; they differ only in the action space:
-Crafter's 17 native actions (pure PPO, `rlgpt learn --no-macro`) or those plus the library's
-coded skills as macro-actions. Progress is counted in **env steps** (a macro-action counts
-every world step it took). An arm stops early once its training success rate, over at
-least the last `WINDOW` finished episodes, reaches the threshold.
+the same `SubtaskEnv` with the fast agent's RL configuration (the offline model's: reward code
+paying progress toward the success check, success expression, macro-actions) and the same
+seeds and env-step budget; they differ only in the action space: Crafter's 17 native actions
+(pure PPO, `rlgpt learn --no-macro`) or those plus the coded skills the fast agent chose as
+macro-actions. Progress is counted in **env steps** (a macro-action counts every world step
+it took). An arm's success rate is measured over its last `WINDOW` finished training
+episodes, episode by episode; it reaches the threshold at the env step (all its envs
+together) where that rate first does and then holds for the next `HOLD` episodes (see
+`Outcomes`), and stops at the next update after that.
 
 The **sample-efficiency ratio** is (median env steps pure PPO needs to reach the threshold) /
 (median env steps with macro-actions), seeds 1..N, the arms interleaved seed by seed. A
 seed that does not reach the threshold within its budget is reported as not reached, never
 as its budget: a median exists only when most seeds reached the threshold, and the ratio
-only when both medians do.
+only when both medians do. Give budgets large enough for pure PPO to reach the threshold.
 
-The macro-actions are named here (`MACROS`), not asked of the fast agent: this measures the
-mechanism. (For make_wood_pickaxe the offline fast agent currently picks only `explore`, so
-`rlgpt learn` with its defaults inserts fewer skills there than this.) The default runs
-harvest_log only, 3 seeds, 60,000 env steps per arm and seed (plus at most one update each);
-the measured run took 270,000 env steps and 28 minutes wall on a 2-core machine shared at
-load average 4-8, the three macro-arm runs using their whole budget.
-`--subtasks harvest_log make_wood_pickaxe --steps 400000` is the long run.
+The default runs harvest_log, 3 seeds, 60,000 env steps per arm and seed (plus at most one
+update each); `--subtasks harvest_log make_wood_pickaxe --steps 1000000` is the long run.
+The measured runs, with their wall time and load, are in the README.
 """
 
 from __future__ import annotations
@@ -39,19 +38,15 @@ import sys
 import time
 from pathlib import Path
 
-MACROS = {
-    # The offline fast agent's own choice for harvest_log. (With goto_tree added, PPO needed
-    # 79,644 env steps to reach 80%: a long macro that ends beside a tree, not facing it,
-    # helps less in Crafter's tree-rich start than it costs.)
-    "harvest_log": ["explore"],
-    "make_wood_pickaxe": ["collect_wood", "place_table", "goto_table", "explore"],
-}
+SUBTASKS = ("harvest_log", "make_wood_pickaxe")
 WINDOW = 20  # finished episodes the success rate is measured over
+HOLD = 40  # finished episodes after reaching the threshold that must keep it (see Outcomes)
 NUM_ENVS = 8
 
 
 def rl_config(name: str, library):
-    """The offline fast agent's reward code and termination for the task's final sub-action."""
+    """The offline fast agent's RL configuration (reward code, termination, macro-actions) for the
+    task's final sub-action."""
     from rlgpt_cli.agents.coder import write_rl_config
     from rlgpt_cli.agents.planner import catalogue, make_plan
     from rlgpt_cli.models.client import ModelClient
@@ -67,6 +62,49 @@ def rl_config(name: str, library):
     return config
 
 
+class Outcomes:
+    """Every finished training episode of one arm, in the order they end, with the env steps all
+    its envs had taken by then (the envs step in turn in this process, so that sum is the
+    arm's sample count at that moment): the threshold is found per episode, not per update.
+
+    The threshold counts as reached at the episode where the success rate over the last
+    WINDOW episodes first reaches it, *if it holds*: the next HOLD episodes succeed at least
+    as often. A policy that starts good (the macro-actions doing the work) and unlearns it,
+    or a lucky window, does not count; the search then goes on from the next episode."""
+
+    def __init__(self, threshold: float, budget: int):
+        self.threshold, self.budget = threshold, budget
+        self.envs: list = []
+        self.wins: list[bool] = []
+        self.candidate: tuple[int, int] | None = None  # (env steps, episodes) where a window reached it
+        self.reached: int | None = None
+        self.confirmed: int | None = None  # env steps when the HOLD episodes after it had ended
+
+    def env_steps(self) -> int:
+        return sum(e.total_env_steps for e in self.envs)
+
+    def ended(self, success: bool) -> None:
+        self.wins.append(success)
+        if self.reached is not None:
+            return
+        steps, n = self.env_steps(), len(self.wins)
+        if self.candidate is not None:
+            at, index = self.candidate
+            if n - index >= HOLD:
+                if sum(self.wins[index:index + HOLD]) / HOLD >= self.threshold:
+                    self.reached, self.confirmed = at, steps
+                else:
+                    self.candidate = None
+            return
+        recent = self.wins[-WINDOW:]
+        if steps <= self.budget and len(recent) >= WINDOW and sum(recent) / WINDOW >= self.threshold:
+            self.candidate = (steps, n)
+
+    def rate(self) -> float | None:
+        recent = self.wins[-WINDOW:]
+        return sum(recent) / len(recent) if len(recent) >= WINDOW else None
+
+
 def run_arm(config, macros: list[str], library, seed: int, budget: int, threshold: float) -> dict:
     from rlgpt_cli.learn import ppo
     from rlgpt_cli.learn.subtask_env import SubtaskEnv
@@ -74,37 +112,35 @@ def run_arm(config, macros: list[str], library, seed: int, budget: int, threshol
     from rlgpt_cli.runner.skills import load_macros
 
     term = config.termination
+    log = Outcomes(threshold, budget)
+
+    class Counted(SubtaskEnv):
+        def step(self, action):
+            out = super().step(action)
+            if out[2] or out[3]:
+                log.ended(bool(out[4]["success"]))
+            return out
 
     def make(env_seed: int):
         rewards = RewardSpec(config.reward_code, term.success, config.subtask)
-        return SubtaskEnv(rewards, load_macros(library, macros), term.max_episode_steps, seed=env_seed,
-                          library=library)
+        env = Counted(rewards, load_macros(library, macros), term.max_episode_steps, seed=env_seed,
+                      library=library)
+        log.envs.append(env)
+        return env
 
     envs = ppo.SyncEnvs([functools.partial(make, seed * 100 + i) for i in range(NUM_ENVS)])
     cfg = ppo.PPOConfig(total_timesteps=budget, num_envs=NUM_ENVS, seed=seed)
-    outcomes: list[bool] = []  # every finished training episode, in order
     curve: list[dict] = []
-    reached: list[int] = []
     started = time.time()
 
-    def env_steps() -> int:
-        return sum(e.total_env_steps for e in envs.envs)
-
     def on_update(m: dict) -> None:
-        # Per update PPO reports the mean over its finished episodes; rebuild the outcomes.
-        if m["episodes"]:
-            wins = round((m["success_rate"] or 0.0) * m["episodes"])
-            outcomes.extend([True] * wins + [False] * (m["episodes"] - wins))
-        recent = outcomes[-WINDOW:]
-        rate = sum(recent) / len(recent) if len(recent) >= WINDOW else None
-        curve.append({"env_steps": env_steps(), "success_rate": rate})
-        if rate is not None and rate >= threshold and not reached:
-            reached.append(env_steps())
+        curve.append({"env_steps": log.env_steps(), "success_rate": log.rate()})
 
-    ppo.train(envs, cfg, on_update=on_update, should_stop=lambda: bool(reached) or env_steps() >= budget)
+    ppo.train(envs, cfg, on_update=on_update,
+              should_stop=lambda: log.reached is not None or log.env_steps() >= budget)
     envs.close()
-    return {"seed": seed, "steps_to_threshold": reached[0] if reached else None, "env_steps": env_steps(),
-            "final_success": curve[-1]["success_rate"] if curve else None,
+    return {"seed": seed, "steps_to_threshold": log.reached, "held_until": log.confirmed, "env_steps": log.env_steps(),
+            "episodes": len(log.wins), "final_success": log.rate(),
             "seconds": round(time.time() - started, 1), "curve": curve}
 
 
@@ -145,7 +181,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3, help="training seeds per arm (default 3)")
     parser.add_argument("--steps", type=int, default=60_000, help="env-step budget per arm and seed")
     parser.add_argument("--threshold", type=float, default=0.8, help="training success rate to reach")
-    parser.add_argument("--subtasks", nargs="+", default=["harvest_log"], choices=list(MACROS))
+    parser.add_argument("--subtasks", nargs="+", default=["harvest_log"], choices=SUBTASKS)
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "macro_vs_pure.json",
                         help="where the JSON report is written")
     args = parser.parse_args()
@@ -159,17 +195,17 @@ def main() -> None:
         config = rl_config(name, library)
         arms: dict[str, list[dict]] = {"pure": [], "macro": []}
         for seed in range(1, args.seeds + 1):
-            for arm, macros in (("pure", []), ("macro", MACROS[name])):  # interleaved: load hits both
+            for arm, macros in (("pure", []), ("macro", config.macro_actions)):  # interleaved: load hits both
                 r = run_arm(config, macros, library, seed, args.steps, args.threshold)
                 arms[arm].append(r)
                 print(f"{name:18s} {arm:5s} seed {r['seed']}: threshold at {r['steps_to_threshold']} env steps "
                       f"(ran {r['env_steps']}, {r['seconds']} s)", file=sys.stderr)
         stats = {arm: summary(runs, args.steps) for arm, runs in arms.items()}
-        results[name] = {"macro_actions": MACROS[name], "reward_code": config.reward_code,
+        results[name] = {"macro_actions": config.macro_actions, "reward_code": config.reward_code,
                          "success": config.termination.success, **arms, "summary": stats,
                          **ratio(stats["pure"], stats["macro"])}
     headline = results[args.subtasks[-1]]
-    report = {"threshold": args.threshold, "window": WINDOW, "budget_env_steps": args.steps, "seeds": args.seeds,
+    report = {"threshold": args.threshold, "window": WINDOW, "hold": HOLD, "budget_env_steps": args.steps, "seeds": args.seeds,
               "num_envs": NUM_ENVS, "subtasks": results, "ratio": headline["ratio"],
               "ratio_text": headline["ratio_text"], "ratio_subtask": args.subtasks[-1],
               "seconds": round(time.time() - started), "load_average": [round(x, 2) for x in os.getloadavg()]}

@@ -201,6 +201,42 @@ def test_rl_configuration_inserts_precondition_skills_and_trains_longer_after_fe
     assert again["total_steps"] == 2 * first["total_steps"]
 
 
+def test_rl_reward_pays_progress_toward_the_check_and_no_loop_of_gathering_and_spending():
+    """make_wood_pickaxe from scratch: wood up to the 1 it needs, the table placed, the pickaxe
+    made pay; spending the wood takes back what it gave; every env step costs a little."""
+    import numpy as np
+
+    from rlgpt_cli.runner.rewards import RewardSpec
+    from rlgpt_cli.worlds.base import get_kit
+
+    kit = get_kit("crafter")
+    sub = {"name": "make_wood_pickaxe", "preconditions": ["wood >= 1", "near table"]}
+    config = offline.answer_rl({"subaction": sub, "library": [], "feedback": [], "total_steps": 1000,
+                                "observation": kit.observation_docs()})
+    spec = RewardSpec(config["reward_code"], config["termination"]["success"], sub["name"])
+    slots = kit.observation_docs()["inventory"]
+
+    def obs(**items):
+        inv = np.zeros(len(slots), np.int64)
+        inv[slots.index("health")] = 9
+        for k, v in items.items():
+            inv[slots.index(k)] = v
+        return {"inventory": inv}
+
+    def reward(before, after, unlocked=()):
+        return spec.reward(obs(**before), obs(**after), {"unlocked": list(unlocked)}) + offline.STEP_COST
+
+    assert reward({}, {}) == pytest.approx(0.0)
+    assert reward({}, {"wood": 1}, ["collect_wood"]) == pytest.approx(1.0)
+    assert reward({"wood": 1}, {"wood": 2}) == pytest.approx(0.0)  # more than the check needs
+    assert reward({"wood": 1}, {}, ["place_table"]) == pytest.approx(0.0)  # spent, but the table stands
+    assert reward({"wood": 1}, {"wood_pickaxe": 1}, ["make_wood_pickaxe"]) == pytest.approx(1.0)
+    gather_and_spend = reward({}, {"wood": 1}) + reward({"wood": 1}, {})
+    assert gather_and_spend == pytest.approx(0.0)
+    assert spec.reward(obs(), obs(), {"unlocked": []}) == pytest.approx(-offline.STEP_COST)
+    assert reward({}, {"health": 7}) == pytest.approx(-0.2)  # health lost
+
+
 def test_success_checks_parse_and_judge_from_the_world_state():
     from rlgpt_cli.runner import checks
 

@@ -198,11 +198,17 @@ def answer_code(ctx: dict[str, Any]) -> dict:
     }
 
 
+# What each env step costs in the reward code of an RL sub-action (see answer_rl).
+STEP_COST = 0.002
+
+
 def answer_rl(ctx: dict[str, Any]) -> dict:
-    """Reward: the sub-action's target item gained (and its achievement), a small penalty
-    for losing health. Macro-actions: ``explore``, the library code skills that provide the
-    sub-action's preconditions (what code does well: fetching materials, placing stations),
-    and the ``goto_`` skill of the target's source; the policy learns when to use them."""
+    """Reward: progress toward the sub-action's success check (the items its preconditions
+    need, up to the counts they need; the target item gained; the stations it needs placed;
+    its achievement), a small penalty for losing health and a small cost per env step.
+    Macro-actions: ``explore``, the library code skills that provide the sub-action's
+    preconditions (what code does well: fetching materials, placing stations), and the
+    ``goto_`` skill of the target's source; the policy learns when to use them."""
     sub = ctx["subaction"]
     name = sub["name"]
     kind, _, target = name.partition("_")
@@ -217,18 +223,32 @@ def answer_rl(ctx: dict[str, Any]) -> dict:
         gives = set(effects["inventory"]) | set(effects["nearby"])
         if skill["name"] == "explore" or gives & needed or (item and skill["name"] == f"goto_{item}"):
             macros.append(skill["name"])
+    slots = ctx.get("observation", {}).get("inventory", [])
+
+    def gained(name: str, cap: int | None = None) -> str:
+        i = slots.index(name)
+        if cap is None:
+            return f"    r += float(obs['inventory'][{i}]) - float(prev['inventory'][{i}])  # {name}"
+        return (f"    r += min(float(obs['inventory'][{i}]), {cap}.0) - min(float(prev['inventory'][{i}]), {cap}.0)"
+                f"  # {name}, up to {cap}")
+
     lines = ["def reward(prev, obs, info):", "    r = 0.0"]
-    if item and kind == "collect":
-        idx = ctx.get("observation", {}).get("inventory", []).index(item) \
-            if item in ctx.get("observation", {}).get("inventory", []) else None
-        if idx is not None:
-            lines.append(f"    r += float(obs['inventory'][{idx}]) - float(prev['inventory'][{idx}])")
-    achievement = name
-    lines.append(f"    if {achievement!r} in info.get('unlocked', []):\n        r += 1.0")
+    # Items the preconditions need count up to the needed amount and back down when spent, a
+    # potential: no loop of gathering and spending pays, only getting closer to the check.
+    lines += [gained(k, int(v)) for k, v in needs.get("inventory", {}).items() if k in slots]
+    if item in slots and item not in needs.get("inventory", {}):
+        lines.append(gained(item))
+    lines += [f"    if {f'place_{station}'!r} in info.get('unlocked', []):\n        r += 1.0"
+              for station in needs.get("nearby", [])]
+    lines.append(f"    if {name!r} in info.get('unlocked', []):\n        r += 1.0")
     lines.append("    health = 0  # health is inventory slot 0\n"
                  "    r -= 0.1 * max(0.0, float(prev['inventory'][health]) - float(obs['inventory'][health]))")
+    # The learner discounts once per decision, so a macro-action's world steps are free to it
+    # unless each step costs a little: a time limit then cannot be reached by macro-actions
+    # alone at no loss, and the shortest route to the check wins.
+    lines.append(f"    r -= {STEP_COST}  # per env step")
     lines.append("    return r")
-    success = f"info['achievements'].get({achievement!r}, 0) > 0"
+    success = f"info['achievements'].get({name!r}, 0) > 0"
     return {
         "subtask": name,
         "macro_actions": macros,
@@ -236,8 +256,8 @@ def answer_rl(ctx: dict[str, Any]) -> dict:
         "termination": {"success": success, "max_episode_steps": int(ctx.get("max_episode_steps", 500))},
         # An earlier configuration that did not learn enough: train longer (the critic's advice).
         "total_steps": int(ctx.get("total_steps", 50_000)) * 2 ** len(ctx.get("feedback", [])),
-        "notes": "reward = target gained + achievement bonus - health lost; "
-                 f"macro-actions: {', '.join(macros) or 'none in the library'}",
+        "notes": "reward = progress toward the success check (needed items, target, stations, achievement) "
+                 f"- health lost - {STEP_COST} per env step; macro-actions: {', '.join(macros) or 'none in the library'}",
     }
 
 
