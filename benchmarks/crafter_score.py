@@ -79,80 +79,51 @@ def within_budget(lines: list[dict], budget: int) -> list[dict]:
     return kept
 
 
-class _Segment:
-    """One episode of one world, reset to reset (or to the world's own end)."""
-
-    __slots__ = ("phase", "length", "reward", "achievements")
-
-    def __init__(self, phase: str):
-        self.phase, self.length, self.reward, self.achievements = phase, 0, 0.0, {}
-
-
 class EpisodeRecorder:
-    """Every episode of every Crafter world made through the kit while ``active``; the order
-    is the order episodes started. A world's last episode is kept open (a sub-task env or a
-    judged episode drops its world without ending it) and counts as it stands."""
+    """Every episode of every world a kit makes while ``active``, in whichever process it ran
+    (worker processes and PPO rollout workers included): the worlds append their episodes to
+    ``RLGPT_EPISODE_LOG`` as they end (``rlgpt_cli.worlds.stats``), in the order they ended. A
+    world dropped mid-episode (a judged episode that met its check, a sub-task env) counts its
+    episode as it stands when it closes. ``active`` must begin before the first worker process
+    starts, so that the workers inherit the log's path."""
 
-    def __init__(self):
-        self.segments: list[_Segment] = []
-        self.phase = "build"
+    def __init__(self, path: Path | None = None):
+        self.path = path or Path(tempfile.mkdtemp(prefix="rlgpt-episodes-")) / "episodes.jsonl"
+        self.play_from: int | None = None  # the first line of the final agent's play
+
+    def _all(self) -> list[dict]:
+        return read_stats(self.path) if self.path.exists() else []
+
+    def start_play(self) -> None:
+        self.play_from = len(self._all())
 
     def lines(self, phase: str | None = None) -> list[dict]:
-        from rlgpt_cli.reports import episode_stats
-        from rlgpt_cli.worlds.base import get_kit
-
-        names = get_kit("crafter").achievements()
-        return [episode_stats(s.length, s.reward, s.achievements, names) for s in self.segments
-                if s.length and (phase is None or s.phase == phase)]
+        lines = self._all()
+        cut = len(lines) if self.play_from is None else self.play_from
+        return {None: lines, "build": lines[:cut], "play": lines[cut:]}[phase]
 
     def steps(self) -> int:
-        return sum(s.length for s in self.segments)
+        return sum(line["length"] for line in self._all())
 
     def active(self):
-        """Context manager: record the worlds ``CrafterKit.make_env`` makes meanwhile."""
+        """Context manager: the worlds made meanwhile (here and in new processes) log their episodes."""
         from contextlib import contextmanager
 
-        from rlgpt_cli.worlds.crafter.kit import CrafterKit
+        from rlgpt_cli.worlds.stats import LOG_ENV
 
         @contextmanager
-        def patched():
-            original = CrafterKit.make_env
-            CrafterKit.make_env = lambda kit, task=None, **options: _RecordedWorld(
-                original(kit, task, **options), self)
+        def logging():
+            before = os.environ.get(LOG_ENV)
+            os.environ[LOG_ENV] = str(self.path)
             try:
                 yield self
             finally:
-                CrafterKit.make_env = original
+                if before is None:
+                    os.environ.pop(LOG_ENV, None)
+                else:
+                    os.environ[LOG_ENV] = before
 
-        return patched()
-
-
-class _RecordedWorld:
-    """A world that tells its recorder each episode's length, reward and achievements;
-    everything else is the world's own."""
-
-    def __init__(self, world, recorder: EpisodeRecorder):
-        self._world, self._recorder, self._segment = world, recorder, None
-
-    def __getattr__(self, name):
-        return getattr(self._world, name)
-
-    def reset(self, *args, **kwargs):
-        out = self._world.reset(*args, **kwargs)
-        self._segment = _Segment(self._recorder.phase)
-        self._recorder.segments.append(self._segment)
-        return out
-
-    def step(self, action):
-        out = self._world.step(action)
-        seg = self._segment
-        if seg is not None:
-            seg.length += 1
-            seg.reward += float(out[1])
-            seg.achievements = out[4]["achievements"]  # a fresh dict each step
-            if out[2] or out[3]:
-                self._segment = None  # the world's episode ended; a step after it is not counted
-        return out
+        return logging()
 
 
 def play(built: dict, recorder: EpisodeRecorder, budget: int, episodes: int, seed: int, chunk: int = 20) -> dict:
@@ -161,7 +132,7 @@ def play(built: dict, recorder: EpisodeRecorder, budget: int, episodes: int, see
     from rlgpt_cli import seeds
     from rlgpt_cli.usecases import evaluate_task
 
-    recorder.phase = "play"
+    recorder.start_play()
     all_seeds = seeds.held_out(10_000, seed)
     report = evaluate_task(built["task"], built["subactions"], built["library"], all_seeds[:episodes])
     played = episodes

@@ -57,6 +57,7 @@ def test_recorded_episodes_are_lines_as_crafters_recorder_writes_them(score, tmp
     world.step(0)  # after the world's end: not counted
     world.reset()  # a second episode, dropped after one step: counted as it stands
     world.step(0)
+    world.close()
     ours = tmp_path / "ours"
     append_stats(ours, recorder.lines())
     lines = score.read_stats(ours / "stats.jsonl")
@@ -177,3 +178,23 @@ def test_macro_benchmark_counts_the_threshold_where_it_is_reached_and_held():
     log = run([True] * window + [False] * hold + [True] * (window + hold))
     assert log.reached == 10 * (window + hold + round(0.8 * window))
     assert run([True] * (window + hold), budget=5).reached is None  # only past the budget: not reached
+
+
+def test_episodes_played_in_worker_processes_are_recorded(score, tmp_path, monkeypatch):
+    """The protocol counts every episode, wherever it ran: task evaluation runs its episodes in
+    worker processes, which log them to the same file."""
+    from rlgpt_cli.settings import Settings
+    from rlgpt_cli.usecases import evaluate_task
+    from rlgpt_cli.workspace import open_library
+    from rlgpt_cli.worlds.tasks import resolve_task
+
+    monkeypatch.setenv("RLGPT_WORKERS", "2")
+    recorder = score.EpisodeRecorder(tmp_path / "episodes.jsonl")
+    plan = [{"name": "collect_wood", "kind": "reuse", "skill": "collect_wood"},
+            {"name": "place_table", "kind": "reuse", "skill": "place_table"}]
+    with recorder.active():
+        report = evaluate_task(resolve_task("place table"), plan, open_library(Settings.resolve()), [0, 1, 2, 3],
+                               max_steps=400)
+    lines = recorder.lines()
+    assert len(lines) == 4 and recorder.steps() == sum(d["steps"] for d in report["episode_details"])
+    assert sum(line["achievement_place_table"] > 0 for line in lines) == round(report["success_rate"] * 4)

@@ -11,6 +11,7 @@ from test_crafter_env import reference_env
 
 from rlgpt_cli import reports
 from rlgpt_cli.worlds.crafter.env import ACHIEVEMENTS, CrafterWorld
+from rlgpt_cli.worlds.stats import episode_stats
 
 
 def _strip_slots_drawn(frame: np.ndarray) -> list[bool]:
@@ -45,7 +46,7 @@ def test_stats_lines_are_crafters_own(tmp_path):
         assert done == (terminated or truncated)
         if done:
             break
-    line = reports.episode_stats(ours.steps, ours.reward, info["achievements"], ACHIEVEMENTS)
+    line = episode_stats(ours.steps, ours.reward, info["achievements"], ACHIEVEMENTS)
     theirs._file.close()
     assert [line] == [json.loads(x) for x in (tmp_path / "stats.jsonl").read_text().splitlines()]
     assert len([k for k in line if k.startswith("achievement_")]) == 22

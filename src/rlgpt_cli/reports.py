@@ -114,13 +114,6 @@ class Watched:
         return out
 
 
-def episode_stats(length: int, reward: float, achievements: dict[str, int], names: list[str]) -> dict:
-    """One line of crafter's ``stats.jsonl``, as ``crafter.Recorder`` writes it: length, reward
-    (rounded to 0.1) and ``achievement_<name>`` counts for every achievement."""
-    return {"length": length, "reward": round(reward, 1),
-            **{f"achievement_{name}": int(achievements.get(name, 0)) for name in names}}
-
-
 def append_stats(directory: Path, lines: list[dict]) -> Path:
     """Append episodes to ``directory/stats.jsonl`` (crafter's file, read by its analysis scripts)."""
     directory.mkdir(parents=True, exist_ok=True)

@@ -116,9 +116,10 @@ def evaluate_task(task, subactions: list[dict], library, seeds: list[int], *,
     """
     from rlgpt_cli.errors import SandboxError
     from rlgpt_cli.progress import Progress
-    from rlgpt_cli.reports import Recording, Watched, append_stats, episode_stats
+    from rlgpt_cli.reports import Recording, Watched, append_stats
     from rlgpt_cli.runner import jobs
     from rlgpt_cli.worlds.base import get_kit
+    from rlgpt_cli.worlds.stats import episode_stats
 
     kit = get_kit(task.world)
     stages = plan_stages(subactions, library)

@@ -80,8 +80,9 @@ class CrafterKit:
     def make_env(self, task: str | None = None, **options):
         # Every Crafter task runs in the same world: the task does not change the env.
         from rlgpt_cli.worlds.crafter.env import CrafterWorld
+        from rlgpt_cli.worlds.stats import logged
 
-        return CrafterWorld(**options)
+        return logged(CrafterWorld(**options), self.achievements())
 
     def new_api(self):
         from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
