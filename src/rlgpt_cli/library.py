@@ -32,7 +32,9 @@ the hash recorded when the skill was added. Policy weights load with
 
 Writers take an exclusive lock and write each file atomically (temp file, fsync,
 ``os.replace``); a new version is staged in a temporary folder and renamed into place
-before the manifest is replaced, so a crash at any point leaves the previous state.
+before the manifest is replaced, so a crash at any point leaves the previous state; what a
+killed writer left (staging and trash folders, temp files) the next writer removes under the
+lock. Any OS error reading or writing the folder is a one-line ``LibraryError`` (exit 7).
 """
 
 from __future__ import annotations
@@ -493,6 +495,12 @@ class Library:
                 yield
         except OSError as exc:
             raise self._unusable(exc, "write") from None
+
+    def check_writable(self) -> None:
+        """A LibraryError now, before any work, when a save at the end could not be written
+        (cleaning killed writers' leftovers on the way)."""
+        with self._writing():
+            pass
 
     def _clean_leftovers(self) -> None:
         """Remove what killed writers left: staged versions, removed folders, temp files.

@@ -50,6 +50,8 @@ def code(
         store = open_store(st)
         client = model_client(settings, store, max_cost, max_calls)
         library = open_library(settings)
+        if not no_save:
+            library.check_writable()
         if plan_id is None:
             record = plan_task(client, store, resolve_task(subtask, world=settings.world), library)
             index = len(record["plan"]["subactions"]) - 1

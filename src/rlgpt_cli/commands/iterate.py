@@ -75,7 +75,7 @@ def iterate(
 ) -> None:
     """Plan, code or learn each sub-action, judge, revise: until TASK succeeds or a budget ends."""
     from rlgpt_cli.iterate import IterateConfig, Loops, load_state, new_state, state_path
-    from rlgpt_cli.workspace import model_client
+    from rlgpt_cli.workspace import model_client, open_library
     from rlgpt_cli.worlds.tasks import resolve_task
 
     st = state(ctx)
@@ -86,6 +86,7 @@ def iterate(
     progress = for_command(st)
     with recorded_run(st, "iterate", args) as run_id:
         store = open_store(st)
+        open_library(settings).check_writable()  # the loops save every skill they make
         if resume is not None:
             path = state_path(settings.runs_dir, resume)
             saved = load_state(path)

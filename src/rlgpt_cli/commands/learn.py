@@ -112,6 +112,8 @@ def learn(
     with recorded_run(st, "learn", args), for_command(st) as progress, \
             progress.phase(f"learn {subtask}" if resume is None else f"learn (resuming training run {resume})"):
         library = open_library(settings)
+        if not no_save:
+            library.check_writable()
         if resume is not None:
             report = learn_subaction(settings, None, {}, None, [], library, resume=resume, log=progress.log,
                                      progress=progress, tracking=tracking)
