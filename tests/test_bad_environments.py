@@ -166,7 +166,7 @@ CASES = [
     ("iterate-resume", None, ("iterate", "--resume", HUGE), USAGE, "--resume"),
     ("iterate-rl-steps", None, ("iterate", "collect wood", "--rl-steps", HUGE), USAGE, "--rl-steps"),
     ("learn-steps", None, ("learn", "--subtask", "collect_wood", "--steps", HUGE), USAGE, "--steps"),
-    ("learn-num-envs", None, ("learn", "--subtask", "collect_wood", "--num-envs", "100000"), USAGE, "--num-envs"),
+    ("learn-num-envs", None, ("learn", "--subtask", "collect_wood", "--num-envs", HUGE), USAGE, "--num-envs"),
     ("learn-seed", None, ("learn", "--subtask", "collect_wood", "--seed", str(2**40)), USAGE, "--seed"),
     ("learn-resume", None, ("learn", "--resume", HUGE), USAGE, "--resume"),
     ("code-plan-id", None, ("code", "--subtask", "place_table", "--plan", HUGE), USAGE, "--plan"),

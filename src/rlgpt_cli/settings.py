@@ -38,7 +38,7 @@ LIMITS = {"timeout": (1, 3600), "retries": (0, 10), "num_ctx": (256, 1_048_576),
           # Commands' numeric options, refused at parse time past these (ids: SQLite's integers).
           "id": (1, 2**63 - 1), "version": (1, 1_000_000), "steps": (1, 1_000_000_000),
           "episode_steps": (1, 10_000_000), "calls": (1, 1_000_000), "cost": (0, 1_000_000),
-          "num_envs": (1, 1024), "limit": (1, 1_000_000)}
+          "num_envs": (1, 1_000_000), "limit": (1, 1_000_000)}
 
 # Providers litellm reads a key (or, for Ollama, a server address) for from the environment:
 # (provider, variable, an example model name).

@@ -157,7 +157,7 @@ class Store:
             size = None
         except OSError as exc:
             raise StoreError(f"run store {self.path} cannot be read: {exc.strerror}") from None
-        if size == 0:  # truncated: SQLite would take it for a new database and lose nothing it knew of
+        if size == 0:  # truncated: SQLite would quietly make it a new, empty store
             raise self._damaged("it is empty (0 bytes)")
         if size is None:
             self._create()
@@ -201,7 +201,7 @@ class Store:
                 leftover.unlink(missing_ok=True)
 
     def _damaged(self, why: str) -> StoreError:
-        return StoreError(f"run store {self.path} is damaged: {why}; nothing was written to it; move it aside "
+        return StoreError(f"run store {self.path} is damaged: {why}; rlgpt leaves it as it is: move it aside "
                           f"(mv {self.path} {self.path}.damaged) and rlgpt starts a new, empty one")
 
     def _failure(self, exc: sqlite3.DatabaseError) -> StoreError:
