@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from rlgpt_cli import store as store_mod
-from rlgpt_cli.errors import ExitCode, NotFound
+from rlgpt_cli.errors import ExitCode, NotFound, StoreError
 from rlgpt_cli.store import MIGRATIONS, Store
 
 
@@ -57,9 +57,10 @@ def test_run_lifecycle_and_model_call_totals(tmp_path):
 def test_unreadable_database_is_a_clear_error(tmp_path):
     path = tmp_path / "db.sqlite"
     path.write_bytes(b"this is not a database" * 100)
-    with pytest.raises(Exception) as exc:
+    with pytest.raises(StoreError) as exc:
         Store(path)
-    assert "unreadable" in str(exc.value)
+    assert exc.value.exit_code == ExitCode.LIBRARY and "is damaged" in exc.value.message
+    assert f"mv {path} {path}.damaged" in exc.value.message
 
 
 def test_two_connections_write_at_once(tmp_path):

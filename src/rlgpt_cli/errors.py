@@ -19,7 +19,7 @@ class ExitCode(IntEnum):
     SANDBOX = 4  # LLM-written code refused or stopped by the sandbox
     WORLD = 5  # the world could not start or misbehaved
     BUDGET = 6  # a cost, call or step budget ran out
-    LIBRARY = 7  # skill library problem: broken, tampered or locked skill
+    LIBRARY = 7  # skill library or run store problem: broken, tampered, locked, damaged or unwritable
     INTERRUPTED = 130  # Ctrl-C / SIGTERM; state was saved
 
 
@@ -67,6 +67,13 @@ class BudgetExceeded(RlgptError):
 
 
 class LibraryError(RlgptError):
+    exit_code = ExitCode.LIBRARY
+
+
+class StoreError(RlgptError):
+    """The run store (``RLGPT_HOME/rlgpt.db``) is damaged or unusable; it is never written into
+    or replaced then: the message says how to move it aside."""
+
     exit_code = ExitCode.LIBRARY
 
 

@@ -32,7 +32,9 @@ the hash recorded when the skill was added. Policy weights load with
 
 Writers take an exclusive lock and write each file atomically (temp file, fsync,
 ``os.replace``); a new version is staged in a temporary folder and renamed into place
-before the manifest is replaced, so a crash at any point leaves the previous state.
+before the manifest is replaced, so a crash at any point leaves the previous state; what a
+killed writer left (staging and trash folders, temp files) the next writer removes under the
+lock. Any OS error reading or writing the folder is a one-line ``LibraryError`` (exit 7).
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ import re
 import shutil
 import time
 import uuid
+import warnings
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -245,9 +248,15 @@ def _load_weights(data: bytes, name: str) -> dict:
     import torch
 
     try:
-        state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns on stderr about odd pickles: the error says it
+            warnings.simplefilter("ignore")
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise LibraryError(f"policy {name}: weights do not load safely: {type(exc).__name__}: {exc}") from None
+        # torch's refusal is a paragraph of advice around one fact: keep the fact, on one line.
+        text = " ".join(str(exc).split())
+        fact = text.partition("WeightsUnpickler error:")[2].partition("Check the documentation")[0].strip()
+        raise LibraryError(f"policy {name}: weights do not load safely: {type(exc).__name__}: "
+                           f"{(fact or text or 'no data')[:200]}") from None
     if not isinstance(state, dict):
         raise LibraryError(f"policy {name}: weights must be a state_dict (a dict of tensors)")
     return state
@@ -307,19 +316,24 @@ class Library:
             raw = self.manifest_path.read_bytes()
         except FileNotFoundError:
             return {"format": MANIFEST_FORMAT, "skills": {}}
+        except OSError as exc:
+            raise self._unusable(exc, "read") from None
         try:
             manifest = json.loads(raw)
-            if not isinstance(manifest, dict) or not isinstance(manifest.get("skills"), dict):
-                raise ValueError("no skills table")
-            for entry in manifest["skills"].values():
-                if not isinstance(entry.get("versions"), dict):
-                    raise ValueError("an entry has no versions")
-        except (ValueError, AttributeError) as exc:
+            _check_manifest(manifest)
+        except ValueError as exc:
             raise LibraryError(
                 f"library manifest {self.manifest_path} is corrupt ({exc}); "
                 "run `rlgpt skills rebuild` to rebuild it from the skill folders"
             ) from None
         return manifest
+
+    def _unusable(self, exc: OSError, doing: str) -> LibraryError:
+        """An OS error reading or writing the library folder, as one line naming the folder."""
+        why = "a file is in its place or on its path" if isinstance(exc, NotADirectoryError) or self.path.is_file() \
+            else f"{exc.strerror}: {exc.filename}" if exc.filename else exc.strerror or str(exc)
+        return LibraryError(f"library {self.path} cannot be {'read' if doing == 'read' else 'written'} ({why}); "
+                            "give a writable folder with --library or RLGPT_LIBRARY")
 
     def _skill(self, name: str, version: str, record: dict, best: int | None) -> Skill:
         skill = Skill(
@@ -458,6 +472,8 @@ class Library:
                     else:
                         json.loads(files["config.json"])
                         _validate_meta(json.loads(files["skill.json"]))
+                        # The hash only says the files are the ones recorded: load the weights too.
+                        _load_weights(files["policy.pt"], f"{skill.name} v{skill.version}")
                 except (LibraryError, UnicodeDecodeError, ValueError) as exc:
                     skill.status = "broken"
                     skill.problem = exc.message if isinstance(exc, LibraryError) else f"unloadable: {exc}"
@@ -469,9 +485,34 @@ class Library:
 
     @contextlib.contextmanager
     def _writing(self):
-        self.skills_dir.mkdir(parents=True, exist_ok=True)
-        with _file_lock(self.lock_path, self.lock_timeout):
-            yield
+        """Hold the writer lock; any OS error inside (a read-only or full disk, a file where a
+        folder should be) ends as one LibraryError line, after the atomic writes left the
+        previous state."""
+        try:
+            self.skills_dir.mkdir(parents=True, exist_ok=True)
+            with _file_lock(self.lock_path, self.lock_timeout):
+                self._clean_leftovers()
+                yield
+        except OSError as exc:
+            raise self._unusable(exc, "write") from None
+
+    def check_writable(self) -> None:
+        """A LibraryError now, before any work, when a save at the end could not be written
+        (cleaning killed writers' leftovers on the way)."""
+        with self._writing():
+            pass
+
+    def _clean_leftovers(self) -> None:
+        """Remove what killed writers left: staged versions, removed folders, temp files.
+
+        Called with the writer lock held. Every writer stages, trashes and writes temp files
+        only while it holds the lock, and removes its own before it lets go; so whatever is
+        here now belongs to a writer that died holding it (the OS released its lock)."""
+        doomed = [*self.skills_dir.glob(".trash-*"), *self.skills_dir.glob("*/.staging-*")]
+        for path in doomed:
+            shutil.rmtree(path, ignore_errors=True)
+        for tmp in [*self.path.glob(f".{self.manifest_path.name}.*.tmp"), *self.skills_dir.glob("*/v*/.*.tmp")]:
+            tmp.unlink(missing_ok=True)
 
     def _write_manifest(self, manifest: dict) -> None:
         atomic_write(self.manifest_path, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
@@ -630,6 +671,7 @@ class Library:
                 try:
                     meta = json.loads((version_dir / "meta.json").read_bytes())
                     record = {k: meta[k] for k in _RECORD_KEYS}
+                    _check_manifest({"skills": {name: {"versions": {str(int(number)): record}}}})
                 except (OSError, ValueError, KeyError, TypeError) as exc:
                     problems.append(f"{name}/v{number}: meta.json unusable ({type(exc).__name__}: {exc})")
                     continue
@@ -731,6 +773,33 @@ class _BuiltinSkill(Skill):
         data.pop("builtin_file")
         data["path"] = str(self.builtin_file or self.path)
         return data
+
+
+def _check_manifest(manifest) -> None:
+    """ValueError saying what is wrong when ``manifest`` is not of the shape writers make."""
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("skills"), dict):
+        raise ValueError("no skills table")
+    for name, entry in manifest["skills"].items():
+        if not isinstance(name, str) or not NAME_PATTERN.match(name):
+            raise ValueError(f"skill name {name!r} is invalid")
+        if not isinstance(entry, dict) or not isinstance(entry.get("versions"), dict) or not entry["versions"]:
+            raise ValueError(f"{name} has no versions table")
+        if entry.get("best") is not None and type(entry["best"]) is not int:
+            raise ValueError(f"{name}: best must be a version number")
+        for version, record in entry["versions"].items():
+            if not (isinstance(version, str) and version.isdigit() and int(version) >= 1):
+                raise ValueError(f"{name}: version {version!r} is not a number >= 1")
+            if not isinstance(record, dict) or record.get("kind") not in ("code", "policy"):
+                raise ValueError(f"{name} v{version}: kind must be code or policy")
+            for key in ("world", "description"):
+                if not isinstance(record.get(key), str):
+                    raise ValueError(f"{name} v{version}: {key} must be a string")
+            for key in ("created_at", "sha256"):
+                if not isinstance(record.get(key, ""), str):
+                    raise ValueError(f"{name} v{version}: {key} must be a string")
+            for key in ("preconditions", "effects", "params", "provenance", "metrics"):
+                if not isinstance(record.get(key, {}), dict):
+                    raise ValueError(f"{name} v{version}: {key} must be an object")
 
 
 def _meta_json(name: str, version: int, record: dict) -> bytes:

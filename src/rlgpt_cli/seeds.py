@@ -24,6 +24,10 @@ POLICY_EVAL_BASE = 100_000
 POLICY_VALIDATION_BASE = 200_000
 PROMOTION_BASE = 500_000
 HELD_OUT_BASE = 1_000_000
+# A seed is a 32-bit number (what numpy's generators take); a seed list holds at most as many
+# seeds as `rlgpt run --episodes` allows, refused before a range is expanded.
+MAX_SEED = 2**32 - 1
+MAX_SEEDS = 10_000
 
 
 def training(seed: int, num_envs: int) -> list[int]:
@@ -56,17 +60,25 @@ def held_out(episodes: int, seed: int = 0) -> list[int]:
 
 def parse(text: str) -> list[int]:
     """``"1,2,5-8"`` → ``[1, 2, 5, 6, 7, 8]``."""
-    seeds: list[int] = []
+    ranges: list[tuple[int, int]] = []
     try:
         for part in text.split(","):
             part = part.strip()
             if "-" in part:
                 lo, hi = (int(x) for x in part.split("-", 1))
-                seeds.extend(range(lo, hi + 1))
+                ranges.append((lo, hi))
             elif part:
-                seeds.append(int(part))
+                ranges.append((int(part), int(part)))
     except ValueError:
         raise UsageError(f"--seeds must be integers or ranges like 1,2,5-8, got {text!r}") from None
-    if not seeds or any(s < 0 for s in seeds):
+    if not ranges or any(lo < 0 or hi < 0 for lo, hi in ranges):
         raise UsageError(f"--seeds must name non-negative integers, got {text!r}")
+    if any(hi > MAX_SEED for _, hi in ranges):
+        raise UsageError(f"--seeds must be at most {MAX_SEED}, got {text!r}")
+    count = sum(max(hi - lo + 1, 0) for lo, hi in ranges)
+    if count > MAX_SEEDS:
+        raise UsageError(f"--seeds names {count} seeds; at most {MAX_SEEDS} (as many as --episodes allows)")
+    seeds = [s for lo, hi in ranges for s in range(lo, hi + 1)]
+    if not seeds:
+        raise UsageError(f"--seeds names no seed (a range runs low-high), got {text!r}")
     return seeds

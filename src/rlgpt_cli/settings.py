@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rlgpt_cli.errors import UsageError, nearest
+from rlgpt_cli.seeds import MAX_SEED
 
 OFFLINE_MODEL = "rlgpt/offline"
 DEFAULT_WORLD = "crafter"
@@ -36,7 +37,11 @@ DEFAULT_WORLD = "crafter"
 OLLAMA_PREFIXES = ("ollama/", "ollama_chat/")
 # Accepted ranges of the model options: (low, high), both included. Anything outside is a
 # typo (seconds for minutes, tokens for thousands), refused before any work starts.
-LIMITS = {"timeout": (1, 3600), "retries": (0, 10), "num_ctx": (256, 1_048_576), "workers": (1, 1024)}
+LIMITS = {"timeout": (1, 3600), "retries": (0, 10), "num_ctx": (256, 1_048_576), "workers": (1, 1024),
+          # Commands' numeric options, refused at parse time past these (ids: SQLite's integers).
+          "id": (1, 2**63 - 1), "version": (1, 1_000_000), "steps": (1, 1_000_000_000),
+          "episode_steps": (1, 10_000_000), "calls": (1, 1_000_000), "cost": (0, 1_000_000),
+          "num_envs": (1, 1_000_000), "limit": (1, 1_000_000)}
 
 # Providers litellm reads a key (or, for Ollama, a server address) for from the environment:
 # (provider, variable, an example model name).
@@ -114,6 +119,22 @@ def check_alias_name(name: str) -> str:
     return name
 
 
+def usable_dir(path: Path, what: str) -> Path:
+    """``path`` as a folder rlgpt can write in (made if missing), else a UsageError naming
+    ``what`` (``RLGPT_HOME``, ``--record``'s folder): one line before any work starts."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        import tempfile
+
+        with tempfile.TemporaryFile(dir=path):  # writing is what is needed; os.access says yes to root
+            pass
+    except OSError as exc:
+        why = "a file is in its place" if path.is_file() else exc.strerror
+        raise UsageError(f"{what} {path} is not a writable folder ({why})") from None
+    return path
+
+
 def read_models(home: Path) -> dict:
     """The stored default model and aliases: ``{"default": str | None, "aliases": {name: model}}``."""
     path = home / MODELS_FILE
@@ -121,6 +142,8 @@ def read_models(home: Path) -> dict:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         return {"default": None, "aliases": {}}
+    except NotADirectoryError:  # RLGPT_HOME, or a folder above it, is a file
+        raise UsageError(f"RLGPT_HOME {home} is not a folder (a file is in its place or on its path)") from None
     except (OSError, ValueError) as exc:
         raise UsageError(f"{path} is unreadable ({exc}); fix it or delete it") from None
     if not (isinstance(data, dict) and isinstance(data.get("aliases", {}), dict)):
@@ -132,7 +155,7 @@ def write_models(home: Path, data: dict) -> Path:
     """Save ``data`` (as ``read_models`` returns it), atomically: a crash leaves the old file."""
     from rlgpt_cli.atomic import atomic_write
 
-    path = home / MODELS_FILE
+    path = usable_dir(home, "RLGPT_HOME") / MODELS_FILE
     text = json.dumps({"default": data["default"], "aliases": dict(sorted(data["aliases"].items()))}, indent=2)
     atomic_write(path, (text + "\n").encode())
     return path
@@ -208,6 +231,8 @@ class Settings:
                 raise UsageError(f"RLGPT_SEED must be an integer, got {seed!r}") from None
         if seed is not None and seed < 0:
             raise UsageError(f"seed must be a non-negative integer, got {seed}")
+        if seed is not None and seed > MAX_SEED:
+            raise UsageError(f"seed must be at most {MAX_SEED} (a 32-bit number), got {seed}")
         timeout = _number("timeout", pick("timeout", timeout, "RLGPT_TIMEOUT"), sources["timeout"], float)
         retries = _number("retries", pick("retries", retries, "RLGPT_RETRIES"), sources["retries"], int)
         num_ctx = _number("num_ctx", pick("num_ctx", num_ctx, "RLGPT_NUM_CTX"), sources["num_ctx"], int)

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import contextvars
 import json
+import os
 import sqlite3
 import time
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from rlgpt_cli.errors import ExitCode, NotFound, RlgptError
+from rlgpt_cli.errors import ExitCode, NotFound, StoreError
 from rlgpt_cli.times import iso_utc
 
 # The run that model calls and training records attach to, set by the CLI per command.
@@ -139,19 +141,91 @@ def _row(row: sqlite3.Row | None) -> dict[str, Any] | None:
 
 
 class Store:
-    """A connection to the run store; cheap to open, safe to use from several processes."""
+    """A connection to the run store; cheap to open, safe to use from several processes.
 
-    def __init__(self, path: Path):
+    A store that is damaged (0 bytes, not a database, garbled pages) or cannot be written is
+    reported as a ``StoreError`` (exit 7) and left as it is: never re-created, repaired or
+    written into. ``writer``: the command will record into it, so its pages are checked first
+    (``PRAGMA quick_check``), not only the ones a read happens to touch.
+    """
+
+    def __init__(self, path: Path, writer: bool = False):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            self.db.row_factory = sqlite3.Row
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA busy_timeout=30000")
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            size = None
+        except OSError as exc:
+            raise StoreError(f"run store {self.path} cannot be read: {exc.strerror}") from None
+        if size == 0:  # truncated: SQLite would quietly make it a new, empty store
+            raise self._damaged("it is empty (0 bytes)")
+        if size is None:
+            self._create()
+        try:
+            self.db = self._connect(self.path)
+            if writer:
+                problems = [r[0] for r in self.db.execute("PRAGMA quick_check(3)")]
+                if problems != ["ok"]:
+                    raise self._damaged(" ".join(" ".join(problems).split())[:200])  # one line
             self.migrate()
         except sqlite3.DatabaseError as exc:
-            raise RlgptError(f"run store {self.path} is unreadable: {exc}") from exc
+            raise self._failure(exc) from None
+
+    @staticmethod
+    def _connect(path: Path) -> sqlite3.Connection:
+        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    def _create(self) -> None:
+        """A new store, built beside its place and linked in: no process ever sees a store
+        half made (a 0-byte file is damage, never "new"); a store another process linked in
+        first wins."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.new")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = self._connect(tmp)
+            self.migrate()
+            self.db.close()
+            os.link(tmp, self.path)
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"run store {self.path} cannot be created: {exc.strerror}") from None
+        except sqlite3.DatabaseError as exc:
+            raise self._failure(exc) from None
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+
+    def _damaged(self, why: str) -> StoreError:
+        return StoreError(f"run store {self.path} is damaged: {why}; rlgpt leaves it as it is: move it aside "
+                          f"(mv {self.path} {self.path}.damaged) and rlgpt starts a new, empty one")
+
+    def _failure(self, exc: sqlite3.DatabaseError) -> StoreError:
+        """A failed SQLite call as the one line it ends with."""
+        text = str(exc)
+        if "locked" in text or "busy" in text:
+            return StoreError(f"run store {self.path} is locked by another process ({text}); try again")
+        if "readonly" in text or "unable to open" in text:
+            return StoreError(f"run store {self.path} cannot be written ({text}); check the permissions "
+                              f"of the file and of its folder {self.path.parent}")
+        return self._damaged(text)
+
+    def _execute(self, sql: str, params: tuple = ()) -> sqlite3.Cursor:
+        try:
+            return self.db.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise self._failure(exc) from None
+
+    def _rows(self, sql: str, params: tuple = ()) -> list[sqlite3.Row]:
+        """Every row of a query, fetched here: a damaged page is met now, as a StoreError."""
+        try:
+            return self.db.execute(sql, params).fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise self._failure(exc) from None
 
     def migrate(self) -> list[str]:
         """Apply the migrations not yet recorded; return their names."""
@@ -174,7 +248,8 @@ class Store:
         try:
             yield
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # a damaged page may have ended it already
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -185,13 +260,13 @@ class Store:
         values = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in values.items()}
         cols = ", ".join(values)
         marks = ", ".join("?" for _ in values)
-        cur = self.db.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values()))
+        cur = self._execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(values.values()))
         return int(cur.lastrowid)
 
     def _update(self, table: str, row_id: int, values: dict[str, Any]) -> None:
         values = {k: json.dumps(v) if isinstance(v, (dict, list)) else v for k, v in values.items()}
         sets = ", ".join(f"{k} = ?" for k in values)
-        self.db.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*values.values(), row_id))
+        self._execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*values.values(), row_id))
 
     # runs
     def start_run(self, command: str, args: dict[str, Any]) -> int:
@@ -208,7 +283,7 @@ class Store:
         )
 
     def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        rows = self.db.execute(
+        rows = self._rows(
             """SELECT runs.*, COUNT(model_calls.id) AS model_calls,
                       COALESCE(SUM(model_calls.cost_usd), 0) AS cost_usd
                FROM runs LEFT JOIN model_calls ON model_calls.run_id = runs.id
@@ -218,7 +293,7 @@ class Store:
         return [_row(r) for r in rows]
 
     def get_run(self, run_id: int) -> dict[str, Any]:
-        run = _row(self.db.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
+        run = _row(next(iter(self._rows("SELECT * FROM runs WHERE id = ?", (run_id,))), None))
         if run is None:
             raise NotFound(f"no run with id {run_id}")
         # `model_calls` is a count here as in list_runs; the calls themselves are `calls`.
@@ -226,10 +301,10 @@ class Store:
         run["model_calls"] = len(run["calls"])
         run["cost_usd"] = sum(c["cost_usd"] for c in run["calls"])
         run["training_runs"] = [
-            _row(r) for r in self.db.execute("SELECT * FROM training_runs WHERE run_id = ?", (run_id,))
+            _row(r) for r in self._rows("SELECT * FROM training_runs WHERE run_id = ?", (run_id,))
         ]
         run["evaluations"] = [
-            _row(r) for r in self.db.execute("SELECT * FROM evaluations WHERE run_id = ?", (run_id,))
+            _row(r) for r in self._rows("SELECT * FROM evaluations WHERE run_id = ?", (run_id,))
         ]
         return run
 
@@ -271,9 +346,9 @@ class Store:
 
     def model_calls(self, run_id: int | None = None) -> list[dict[str, Any]]:
         if run_id is None:
-            rows = self.db.execute("SELECT * FROM model_calls ORDER BY id")
+            rows = self._rows("SELECT * FROM model_calls ORDER BY id")
         else:
-            rows = self.db.execute("SELECT * FROM model_calls WHERE run_id = ? ORDER BY id", (run_id,))
+            rows = self._rows("SELECT * FROM model_calls WHERE run_id = ? ORDER BY id", (run_id,))
         return [_row(r) for r in rows]
 
     # training runs
@@ -300,7 +375,7 @@ class Store:
         self._update("training_runs", training_id, values)
 
     def get_training(self, training_id: int) -> dict[str, Any]:
-        row = _row(self.db.execute("SELECT * FROM training_runs WHERE id = ?", (training_id,)).fetchone())
+        row = _row(next(iter(self._rows("SELECT * FROM training_runs WHERE id = ?", (training_id,))), None))
         if row is None:
             raise NotFound(f"no training run with id {training_id}")
         return row
@@ -340,16 +415,16 @@ class Store:
         )
 
     def get_plan(self, plan_id: int) -> dict[str, Any]:
-        row = _row(self.db.execute("SELECT * FROM plans WHERE id = ?", (plan_id,)).fetchone())
+        row = _row(next(iter(self._rows("SELECT * FROM plans WHERE id = ?", (plan_id,))), None))
         if row is None:
             raise NotFound(f"no plan with id {plan_id}")
         return row
 
     def validated_plan(self, task: str, world: str) -> int | None:
         """The newest plan ``rlgpt iterate`` validated for the task (reached its target), if any."""
-        rows = self.db.execute(
+        rows = self._rows(
             "SELECT details FROM evaluations WHERE task = ? AND world = ? AND subject LIKE 'iterate plan %' "
-            "ORDER BY id DESC", (task, world)).fetchall()
+            "ORDER BY id DESC", (task, world))
         for row in rows:
             details = json.loads(row["details"])
             if details.get("validated"):

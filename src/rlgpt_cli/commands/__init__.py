@@ -7,7 +7,7 @@ from typing import Any, Iterator
 
 import typer
 
-from rlgpt_cli.errors import ExitCode, RlgptError
+from rlgpt_cli.errors import ExitCode, Interrupted, RlgptError
 from rlgpt_cli.output import AppState
 
 
@@ -16,10 +16,15 @@ def state(ctx: typer.Context) -> AppState:
     return ctx.find_root().obj
 
 
-def open_store(st: AppState):
+def open_store(st: AppState, writer: bool = False):
+    """The run store; ``writer``: this command records into it (its home must be writable, and
+    a damaged store is refused before anything is written)."""
+    from rlgpt_cli.settings import usable_dir
     from rlgpt_cli.store import Store
 
-    return Store(st.settings.db_path)
+    if writer:
+        usable_dir(st.settings.home, "RLGPT_HOME")
+    return Store(st.settings.db_path, writer=writer)
 
 
 @contextmanager
@@ -30,7 +35,7 @@ def recorded_run(st: AppState, command: str, args: dict[str, Any]) -> Iterator[i
     """
     from rlgpt_cli.store import current_run
 
-    store = open_store(st)
+    store = open_store(st, writer=True)
     settings = st.settings
     run_id = store.start_run(
         command,
@@ -43,9 +48,13 @@ def recorded_run(st: AppState, command: str, args: dict[str, Any]) -> Iterator[i
     except RlgptError as exc:
         store.finish_run(run_id, exc.exit_code, exc.message)
         raise
-    except (KeyboardInterrupt, SystemExit) as exc:
-        code = ExitCode.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else (exc.code or 0)
-        store.finish_run(run_id, int(code), "interrupted" if code == ExitCode.INTERRUPTED else None)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM in a command with no state of its own to save
+        message = (f"interrupted; run {run_id} is recorded as interrupted (rlgpt logs show {run_id}); what was "
+                   "saved before stays (every write is atomic): run the same command again to start over")
+        store.finish_run(run_id, ExitCode.INTERRUPTED, message)
+        raise Interrupted(message) from None
+    except SystemExit as exc:
+        store.finish_run(run_id, int(exc.code or 0))
         raise
     except BaseException as exc:
         store.finish_run(run_id, ExitCode.TASK_FAILED, f"{type(exc).__name__}: {exc}")

@@ -9,6 +9,7 @@ import typer
 from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.errors import NotFound, TaskFailed, nearest
 from rlgpt_cli.output import console, emit, info
+from rlgpt_cli.settings import LIMITS
 
 
 def find_subaction(record: dict, name: str) -> int:
@@ -22,11 +23,11 @@ def find_subaction(record: dict, name: str) -> int:
 def code(
     ctx: typer.Context,
     subtask: str = typer.Option(..., "--subtask", "-s", help="Sub-action or task name (place_table, harvest_log)."),
-    plan_id: Optional[int] = typer.Option(None, "--plan", help="Take the sub-action from this stored plan."),
+    plan_id: Optional[int] = typer.Option(None, "--plan", min=1, max=LIMITS["id"][1], help="Take the sub-action from this stored plan."),
     episodes: int = typer.Option(5, "--episodes", "-n", min=1, max=200, help="Evaluation episodes (seeds)."),
     attempts: int = typer.Option(3, "--attempts", min=1, max=10, help="Write-run-judge rounds before giving up."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Stop before spending more (USD)."),
-    max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Stop after this many model calls."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, max=LIMITS["cost"][1], help="Stop before spending more (USD)."),
+    max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, max=LIMITS["calls"][1], help="Stop after this many model calls."),
     no_save: bool = typer.Option(False, "--no-save", help="An experiment: write and evaluate, store nothing in the library."),
     promotion_episodes: int = typer.Option(20, "--promotion-episodes", min=1, max=1000,
                                            help="Paired episodes judging the new version against the running one."),
@@ -49,6 +50,8 @@ def code(
         store = open_store(st)
         client = model_client(settings, store, max_cost, max_calls)
         library = open_library(settings)
+        if not no_save:
+            library.check_writable()
         if plan_id is None:
             record = plan_task(client, store, resolve_task(subtask, world=settings.world), library)
             index = len(record["plan"]["subactions"]) - 1

@@ -11,6 +11,7 @@ from rlgpt_cli.errors import BudgetExceeded, Interrupted, RlgptError, TaskFailed
 from rlgpt_cli.output import console, emit, table
 from rlgpt_cli.progress import for_command
 from rlgpt_cli.workspace import model_label
+from rlgpt_cli.settings import LIMITS
 
 
 def render(report: dict) -> None:
@@ -65,16 +66,16 @@ def iterate(
     outer: int = typer.Option(3, "--outer", min=1, max=20, help="Outer-loop iterations (slow agent)."),
     inner: int = typer.Option(3, "--inner", min=1, max=10, help="Inner-loop attempts per sub-action (fast agent)."),
     episodes: int = typer.Option(5, "--episodes", "-n", min=1, max=100, help="Evaluation episodes per attempt."),
-    max_steps: int = typer.Option(1_000_000, "--max-steps", min=1, help="Env-step budget for all evaluation and training."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Model cost budget (USD)."),
-    max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Model call budget."),
+    max_steps: int = typer.Option(1_000_000, "--max-steps", min=1, max=LIMITS["steps"][1], help="Env-step budget for all evaluation and training."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, max=LIMITS["cost"][1], help="Model cost budget (USD)."),
+    max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, max=LIMITS["calls"][1], help="Model call budget."),
     target: float = typer.Option(0.5, "--target", min=0, max=1, help="Task success rate that ends the loops (default: most episodes)."),
-    rl_steps: int = typer.Option(50_000, "--rl-steps", min=1, help="Training steps per rl sub-action."),
-    resume: Optional[int] = typer.Option(None, "--resume", help="Continue the iterate run with this id."),
+    rl_steps: int = typer.Option(50_000, "--rl-steps", min=1, max=LIMITS["steps"][1], help="Training steps per rl sub-action."),
+    resume: Optional[int] = typer.Option(None, "--resume", min=1, max=LIMITS["id"][1], help="Continue the iterate run with this id."),
 ) -> None:
     """Plan, code or learn each sub-action, judge, revise: until TASK succeeds or a budget ends."""
     from rlgpt_cli.iterate import IterateConfig, Loops, load_state, new_state, state_path
-    from rlgpt_cli.workspace import model_client
+    from rlgpt_cli.workspace import model_client, open_library
     from rlgpt_cli.worlds.tasks import resolve_task
 
     st = state(ctx)
@@ -85,6 +86,7 @@ def iterate(
     progress = for_command(st)
     with recorded_run(st, "iterate", args) as run_id:
         store = open_store(st)
+        open_library(settings).check_writable()  # the loops save every skill they make
         if resume is not None:
             path = state_path(settings.runs_dir, resume)
             saved = load_state(path)

@@ -12,6 +12,8 @@ from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.errors import TaskFailed, UsageError
 from rlgpt_cli.output import console, emit
 from rlgpt_cli.progress import for_command
+from rlgpt_cli.seeds import MAX_SEED
+from rlgpt_cli.settings import LIMITS
 
 DEFAULT_STEPS = 30_000
 
@@ -54,20 +56,20 @@ def read_rl_config(path: Path):
 def learn(
     ctx: typer.Context,
     subtask: Optional[str] = typer.Option(None, "--subtask", "-s", help="Sub-action or task name (harvest_log, place_table)."),
-    steps: Optional[int] = typer.Option(None, "--steps", min=1, help=f"Env-step budget for training (default: the RL config's, {DEFAULT_STEPS} from the fast agent)."),
-    num_envs: Optional[int] = typer.Option(None, "--num-envs", min=1, help="Parallel environments (default 8)."),
-    seed: Optional[int] = typer.Option(None, "--seed", min=0, help="Training seed (default: the global --seed)."),
+    steps: Optional[int] = typer.Option(None, "--steps", min=1, max=LIMITS["steps"][1], help=f"Env-step budget for training (default: the RL config's, {DEFAULT_STEPS} from the fast agent)."),
+    num_envs: Optional[int] = typer.Option(None, "--num-envs", min=1, max=LIMITS["num_envs"][1], help="Parallel environments (default 8)."),
+    seed: Optional[int] = typer.Option(None, "--seed", min=0, max=MAX_SEED, help="Training seed (default: the global --seed)."),
     device: Device = typer.Option(Device.auto, "--device", help="Where the network runs."),
     config_file: Optional[Path] = typer.Option(None, "--config", help="RL configuration (JSON or YAML) instead of asking the fast agent."),
     no_macro: bool = typer.Option(False, "--no-macro", help="Pure PPO on the 17 native actions (the ablation)."),
-    resume: Optional[int] = typer.Option(None, "--resume", help="Continue training run RUN from its last checkpoint."),
+    resume: Optional[int] = typer.Option(None, "--resume", min=1, max=LIMITS["id"][1], help="Continue training run RUN from its last checkpoint."),
     episodes: int = typer.Option(20, "--episodes", "-n", min=1, max=1000, help="Held-out evaluation episodes."),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Model cost budget (USD)."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, max=LIMITS["cost"][1], help="Model cost budget (USD)."),
     name: Optional[str] = typer.Option(None, "--name", help="Run folder name under RLGPT_HOME/runs (default: world__subtask__seed__time)."),
     track: bool = typer.Option(False, "--track", help="Also log to Weights & Biases (the optional 'track' extra; WANDB_MODE=offline works)."),
     wandb_project: str = typer.Option("rlgpt", "--wandb-project", help="W&B project, with --track."),
     wandb_entity: Optional[str] = typer.Option(None, "--wandb-entity", help="W&B entity (team or user), with --track."),
-    record_every: int = typer.Option(0, "--record-every", min=0, help="Record an episode of the policy every N PPO updates into the run's videos/ (0: never)."),
+    record_every: int = typer.Option(0, "--record-every", min=0, max=LIMITS["steps"][1], help="Record an episode of the policy every N PPO updates into the run's videos/ (0: never)."),
     no_save: bool = typer.Option(False, "--no-save", help="An experiment: train and evaluate, store nothing in the library."),
     promotion_episodes: int = typer.Option(20, "--promotion-episodes", min=1, max=1000,
                                            help="Paired episodes judging the policy against the running version."),
@@ -110,6 +112,8 @@ def learn(
     with recorded_run(st, "learn", args), for_command(st) as progress, \
             progress.phase(f"learn {subtask}" if resume is None else f"learn (resuming training run {resume})"):
         library = open_library(settings)
+        if not no_save:
+            library.check_writable()
         if resume is not None:
             report = learn_subaction(settings, None, {}, None, [], library, resume=resume, log=progress.log,
                                      progress=progress, tracking=tracking)

@@ -6,12 +6,13 @@ import typer
 
 from rlgpt_cli.commands import open_store, state
 from rlgpt_cli.output import columns, console, emit
+from rlgpt_cli.settings import LIMITS
 
 logs_app = typer.Typer(help="Runs, model calls and their cost, from the run store.", no_args_is_help=True)
 
 
 @logs_app.command("list")
-def list_(ctx: typer.Context, limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many runs.")) -> None:
+def list_(ctx: typer.Context, limit: int = typer.Option(20, "--limit", "-n", min=1, max=LIMITS["limit"][1], help="How many runs.")) -> None:
     """List recent runs, newest first."""
     st = state(ctx)
     store = open_store(st)
@@ -56,7 +57,7 @@ def render_call(c, n: int, call: dict) -> None:
 
 
 @logs_app.command("show")
-def show(ctx: typer.Context, run_id: int = typer.Argument(..., metavar="ID", help="Run id from `rlgpt logs list`.")) -> None:
+def show(ctx: typer.Context, run_id: int = typer.Argument(..., metavar="ID", min=1, max=LIMITS["id"][1], help="Run id from `rlgpt logs list`.")) -> None:
     """Show one run: arguments, outcome, and each model call's prompt, response, tokens and cost."""
     st = state(ctx)
     run = open_store(st).get_run(run_id)

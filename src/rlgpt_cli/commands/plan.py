@@ -10,6 +10,7 @@ from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.errors import UsageError
 from rlgpt_cli.output import console, emit, info, table
 from rlgpt_cli.workspace import model_label
+from rlgpt_cli.settings import LIMITS
 
 
 def render_plan(record: dict) -> None:
@@ -29,8 +30,8 @@ def render_plan(record: dict) -> None:
 def plan(
     ctx: typer.Context,
     words: List[str] = typer.Argument(..., metavar="TASK", help='The task ("obtain diamond"), or `show ID`.'),
-    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, help="Stop before spending more (USD)."),
-    max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, help="Stop after this many model calls."),
+    max_cost: Optional[float] = typer.Option(None, "--max-cost", min=0, max=LIMITS["cost"][1], help="Stop before spending more (USD)."),
+    max_calls: Optional[int] = typer.Option(None, "--max-calls", min=1, max=LIMITS["calls"][1], help="Stop after this many model calls."),
 ) -> None:
     """Ask the slow agent to split TASK into sub-actions marked code, rl or reuse."""
     st = state(ctx)

@@ -11,6 +11,7 @@ from rlgpt_cli.commands import open_store, recorded_run, state
 from rlgpt_cli.output import console, emit, table
 from rlgpt_cli.progress import for_command
 from rlgpt_cli.workspace import model_label
+from rlgpt_cli.settings import LIMITS
 
 
 def render(report: dict) -> None:
@@ -37,10 +38,10 @@ def run(
     episodes: int = typer.Option(10, "--episodes", "-n", min=1, max=10_000, help="Episodes to run."),
     seeds: Optional[str] = typer.Option(None, "--seeds", help="Seeds, e.g. 1,2,5-8 (default: held-out seeds)."),
     record: Optional[Path] = typer.Option(None, "--record", help="Record the first episode at 512 px: .mp4 (with the 'video' extra; else a .gif beside it) or .gif."),
-    record_steps: Optional[int] = typer.Option(None, "--record-steps", min=1, help="Record only the first N steps (default: the whole episode)."),
+    record_steps: Optional[int] = typer.Option(None, "--record-steps", min=1, max=LIMITS["episode_steps"][1], help="Record only the first N steps (default: the whole episode)."),
     stats_dir: Optional[Path] = typer.Option(None, "--stats-dir", help="Also append crafter's stats.jsonl lines (one per episode) in DIR; the run folder always gets them."),
-    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, help="Step budget per episode."),
-    plan_id: Optional[int] = typer.Option(None, "--plan", min=1,
+    max_steps: Optional[int] = typer.Option(None, "--max-steps", min=1, max=LIMITS["episode_steps"][1], help="Step budget per episode."),
+    plan_id: Optional[int] = typer.Option(None, "--plan", min=1, max=LIMITS["id"][1],
                                           help="Run this stored plan (default: the one iterate validated, else a new one)."),
     guard: bool = typer.Option(False, "--guard", help="Hand control to the library's survival_guard whenever the player is in danger, mid-stage (off by default: it does not beat running without it yet, see benchmarks/deaths.py)."),
 ) -> None:
@@ -48,6 +49,7 @@ def run(
     from rlgpt_cli import seeds as seed_policy
     from rlgpt_cli.errors import UsageError
     from rlgpt_cli.reports import save_report
+    from rlgpt_cli.settings import usable_dir
     from rlgpt_cli.usecases import evaluate_task, plan_task
     from rlgpt_cli.workspace import model_client, open_library
     from rlgpt_cli.worlds.tasks import resolve_task
@@ -55,6 +57,13 @@ def run(
     st = state(ctx)
     if record is not None and record.suffix.lower() not in (".gif", ".mp4"):
         raise UsageError(f"--record must name a .mp4 or .gif file, got {record}")
+    # Before any episode runs: a recording or stats that cannot be written would be lost at the end.
+    if record is not None:
+        usable_dir(record.parent, "--record's folder")
+        if record.is_dir():
+            raise UsageError(f"--record {record} is a folder; name the .mp4 or .gif file to write")
+    if stats_dir is not None:
+        usable_dir(stats_dir, "--stats-dir")
     seed_list = seed_policy.parse(seeds) if seeds else seed_policy.held_out(episodes, st.settings.seed)
     task_text = " ".join(words)
     with recorded_run(st, "run", {"task": task_text, "episodes": len(seed_list)}) as run_id, \

@@ -12,6 +12,7 @@ from rlgpt_cli.commands import state
 from rlgpt_cli.errors import LibraryError, UsageError
 from rlgpt_cli.output import columns, console, emit
 from rlgpt_cli.workspace import open_library
+from rlgpt_cli.settings import LIMITS
 
 skills_app = typer.Typer(
     help="The skill library: code skills and trained policies, built in or learned.", no_args_is_help=True
@@ -54,7 +55,7 @@ def _rate(metrics: dict) -> str:
 
 
 NAME = typer.Argument(..., help="Skill name.", autocompletion=_complete_names)
-VERSION = typer.Option(None, "--version", min=1, help="A version number (default: the running one; or NAME@N).")
+VERSION = typer.Option(None, "--version", min=1, max=LIMITS["version"][1], help="A version number (default: the running one; or NAME@N).")
 
 
 @skills_app.command("list")
@@ -109,7 +110,7 @@ def show(ctx: typer.Context, name: str = NAME, version: Optional[int] = VERSION)
 
 @skills_app.command("rm")
 def rm(ctx: typer.Context, name: str = NAME,
-       version: Optional[int] = typer.Option(None, "--version", min=1, help="Only this version (default: all).")) -> None:
+       version: Optional[int] = typer.Option(None, "--version", min=1, max=LIMITS["version"][1], help="Only this version (default: all).")) -> None:
     """Remove a stored skill (every version, or one). Built-in skills cannot be removed."""
     st = state(ctx)
     library = open_library(st.settings)
