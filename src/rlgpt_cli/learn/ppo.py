@@ -945,7 +945,10 @@ class RolloutWorker:
                 chunk_ids = [i for i in ids if i // ENVS_PER_CHUNK == chunk]
                 envs = SyncEnvs([fns[i] for i in chunk_ids])
                 if self.agent is None:
-                    self.agent = Agent(envs.single_observation_space, int(envs.single_action_space.n), use_pos)
+                    # Its weights come with every collect: building it must not draw from the
+                    # learner's RNG, or the run would depend on where the worker lives.
+                    with torch.random.fork_rng(devices=[]):
+                        self.agent = Agent(envs.single_observation_space, int(envs.single_action_space.n), use_pos)
                 self.chunks.append(RolloutCollector(envs, self.agent, config, torch.device("cpu"), same_step=True,
                                                     env_ids=chunk_ids))
         except BaseException:
