@@ -252,6 +252,22 @@ def test_symbolic_network_forward():
     assert Agent(space, 17, use_pos=True).net.trunk.scalar_keys[-2:] == ["pos", "sleeping"]
 
 
+def test_symbolic_policy_saved_before_the_width_became_a_setting_still_loads(tmp_path):
+    """A policy saved with the former 32-channel network and no `channels` in its spec loads
+    as 32 channels; a new one records its width."""
+    space = crafter_space()
+    old = Agent(space, 17, channels=ppo.LEGACY_SYMBOLIC_CHANNELS)
+    meta = save_policy(old, tmp_path / "old.pt")
+    doc = json.loads(meta.read_text())
+    del doc["channels"]
+    meta.write_text(json.dumps(doc))
+    loaded = load_policy(tmp_path / "old.pt", space, 17)
+    assert loaded.channels == 32 and all(torch.equal(v, old.state_dict()[k]) for k, v in loaded.state_dict().items())
+    new = Agent(space, 17)
+    assert new.spec()["channels"] == ppo.SYMBOLIC_CHANNELS == 16
+    assert sum(p.numel() for p in new.parameters()) < 0.6 * sum(p.numel() for p in old.parameters())
+
+
 def test_cnn_network_forward():
     space = spaces.Box(0, 255, (64, 64, 3), np.uint8)
     agent = Agent(space, 17)
@@ -343,8 +359,8 @@ def test_rollout_worker_returns_whole_rollouts():
     worker = ppo.RolloutWorker(_crafter_fns(4), [0, 1, 2, 3], config)
     try:
         obs_space, action_space = worker.spaces()
-        worker.reset(seed=5)
         agent = Agent(obs_space, int(action_space.n))
+        worker.reset(5, agent.spec())
         state = {k: v.numpy() for k, v in agent.state_dict().items()}
         out = worker.collect(state, 8)
         a = out["arrays"]

@@ -191,27 +191,37 @@ def policy_arch(space: gym.Space) -> str:
     )
 
 
+SYMBOLIC_CHANNELS = 16
+"""Convolution channels of a new symbolic network. 16 learn Crafter as well as 32 at equal env
+steps (benchmarks/ppo_crafter_vs_sb3.py --compare-channels) for 40% less update time; policies
+saved with 32 (before this default) keep loading, their spec says so."""
+LEGACY_SYMBOLIC_CHANNELS = 32
+
+
 class SymbolicEncoder(nn.Module):
     """Crafter's symbolic observation (docs/CONTRACTS.md) -> a 256-wide feature vector.
 
     `view` holds material and object *ids*, so each channel gets an embedding rather than being
-    read as a number (id 6 tree is not "twice" id 3 stone); two 3x3 convolutions (32 channels:
-    the view is small, and the flattened 32x9x7 map feeding the 256-wide layer is already most
-    of the network's compute on a CPU) then see the local 9x7 neighbourhood. The remaining Box entries (inventory, daylight, facing, sleeping)
-    are scaled to about [-1, 1] by their space bounds and concatenated. `pos` is odometry
-    (absolute position): left out unless `use_pos`, since it invites memorising one map.
+    read as a number (id 6 tree is not "twice" id 3 stone); two 3x3 convolutions (`channels`
+    wide: the view is small, and the convolutions' backward pass is most of an update's time on
+    a CPU) then see the local 9x7 neighbourhood. The remaining Box entries (inventory,
+    daylight, facing, sleeping) are scaled to about [-1, 1] by their space bounds and
+    concatenated. `pos` is odometry (absolute position): left out unless `use_pos`, since it
+    invites memorising one map.
     """
 
-    def __init__(self, space: spaces.Dict, use_pos: bool = False, embed_dim: int = 8):
+    def __init__(self, space: spaces.Dict, use_pos: bool = False, embed_dim: int = 8,
+                 channels: int = SYMBOLIC_CHANNELS):
         super().__init__()
         view = space["view"]
-        channels, width, height = view.shape
         n_ids = int(np.max(view.high)) + 1
-        self.embeds = nn.ModuleList(nn.Embedding(n_ids, embed_dim) for _ in range(channels))
+        self.embeds = nn.ModuleList(nn.Embedding(n_ids, embed_dim) for _ in range(view.shape[0]))
+        width = channels
+        channels = view.shape[0]
         self.conv = nn.Sequential(
-            layer_init(nn.Conv2d(channels * embed_dim, 32, 3, padding=1)),
+            layer_init(nn.Conv2d(channels * embed_dim, width, 3, padding=1)),
             nn.ReLU(),
-            layer_init(nn.Conv2d(32, 32, 3, padding=1)),
+            layer_init(nn.Conv2d(width, width, 3, padding=1)),
             nn.ReLU(),
             nn.Flatten(),
         )
@@ -226,7 +236,7 @@ class SymbolicEncoder(nn.Module):
         self.register_buffer("scalar_scale", torch.as_tensor(scale, dtype=torch.float32))
         n_scalar = scale.shape[0]
         self.head = nn.Sequential(
-            layer_init(nn.Linear(32 * width * height + n_scalar, 256)),
+            layer_init(nn.Linear(width * view.shape[1] * view.shape[2] + n_scalar, 256)),
             nn.ReLU(),
         )
         self.out_dim = 256
@@ -342,22 +352,33 @@ class Agent(nn.Module):
     `SymbolicEncoder` (Crafter's symbolic Dict) or `NatureCNN` (images) otherwise.
     """
 
-    def __init__(self, obs_space: gym.Space, n_actions: int, use_pos: bool = False):
+    def __init__(self, obs_space: gym.Space, n_actions: int, use_pos: bool = False,
+                 channels: int = SYMBOLIC_CHANNELS):
         super().__init__()
         net_space, self.obs_key, self.has_mask = split_observation_space(obs_space)
         self.arch = policy_arch(net_space)
         self.n_actions = int(n_actions)
         self.use_pos = use_pos
+        self.channels = channels
         if self.arch == "mlp":
             self.net = SeparateMLPs(int(np.prod(net_space.shape)), self.n_actions)
         elif self.arch == "symbolic":
-            self.net = SharedTrunk(SymbolicEncoder(net_space, use_pos=use_pos), self.n_actions)
+            self.net = SharedTrunk(SymbolicEncoder(net_space, use_pos=use_pos, channels=channels), self.n_actions)
         else:
             self.net = SharedTrunk(NatureCNN(net_space), self.n_actions)
 
+    @classmethod
+    def from_spec(cls, obs_space: gym.Space, spec: dict[str, Any]) -> Agent:
+        """The network `spec()` described (a spec without `channels` is from before it: 32)."""
+        return cls(obs_space, spec["n_actions"], use_pos=spec.get("use_pos", False),
+                   channels=spec.get("channels", LEGACY_SYMBOLIC_CHANNELS))
+
     def spec(self) -> dict[str, Any]:
         """JSON-able description that, with the observation space, rebuilds this network."""
-        return {"arch": self.arch, "n_actions": self.n_actions, "use_pos": self.use_pos}
+        spec = {"arch": self.arch, "n_actions": self.n_actions, "use_pos": self.use_pos}
+        if self.arch == "symbolic":
+            spec["channels"] = self.channels
+        return spec
 
     def _input(self, obs: Any) -> Any:
         # MLP inputs may be any shape and numeric dtype; flatten once here for both heads.
@@ -555,8 +576,11 @@ def _restore_checkpoint(
             raise ValueError(
                 f"checkpoint has {field}={ckpt['config'][field]}, config {getattr(config, field)}"
             )
-    if ckpt["agent_spec"] != agent.spec():
-        raise ValueError(f"checkpoint network {ckpt['agent_spec']} differs from {agent.spec()}")
+    saved = dict(ckpt["agent_spec"])
+    if saved["arch"] == "symbolic":
+        saved.setdefault("channels", LEGACY_SYMBOLIC_CHANNELS)
+    if saved != agent.spec():
+        raise ValueError(f"checkpoint network {saved} differs from {agent.spec()}")
     agent.load_state_dict(ckpt["agent"])
     optimizer.load_state_dict(ckpt["optimizer"])
     _set_rng_state(ckpt["rng"])
@@ -588,7 +612,7 @@ def load_policy(
         raise ValueError(f"{path.with_suffix('.json')} is not an rlgpt PPO policy")
     if doc["n_actions"] != n_actions:
         raise ValueError(f"policy has {doc['n_actions']} actions, the environment {n_actions}")
-    agent = Agent(obs_space, n_actions, use_pos=doc.get("use_pos", False))
+    agent = Agent.from_spec(obs_space, doc)
     if agent.arch != doc["arch"]:
         raise ValueError(f"policy is a {doc['arch']} network, this observation space needs {agent.arch}")
     agent.load_state_dict(torch.load(path, map_location=device, weights_only=True))
@@ -802,7 +826,7 @@ class RolloutCollector:
     def __init__(
         self,
         envs: gym.vector.VectorEnv,
-        agent: Agent,
+        agent: Agent | None,
         config: PPOConfig,
         device: torch.device,
         *,
@@ -931,8 +955,7 @@ class RolloutWorker:
     batched on its own, so every number is the same whichever worker holds the chunk.
     """
 
-    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], env_ids: Sequence[int], config: PPOConfig,
-                 use_pos: bool = False):
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], env_ids: Sequence[int], config: PPOConfig):
         if config.torch_threads is not None:
             torch.set_num_threads(config.torch_threads)
         self.config = config
@@ -944,12 +967,7 @@ class RolloutWorker:
             for chunk in sorted({i // ENVS_PER_CHUNK for i in ids}):
                 chunk_ids = [i for i in ids if i // ENVS_PER_CHUNK == chunk]
                 envs = SyncEnvs([fns[i] for i in chunk_ids])
-                if self.agent is None:
-                    # Its weights come with every collect: building it must not draw from the
-                    # learner's RNG, or the run would depend on where the worker lives.
-                    with torch.random.fork_rng(devices=[]):
-                        self.agent = Agent(envs.single_observation_space, int(envs.single_action_space.n), use_pos)
-                self.chunks.append(RolloutCollector(envs, self.agent, config, torch.device("cpu"), same_step=True,
+                self.chunks.append(RolloutCollector(envs, None, config, torch.device("cpu"), same_step=True,
                                                     env_ids=chunk_ids))
         except BaseException:
             self.close()
@@ -961,8 +979,16 @@ class RolloutWorker:
         envs = self.chunks[0].envs
         return envs.single_observation_space, envs.single_action_space
 
-    def reset(self, seed: int) -> None:
+    def reset(self, seed: int, network: dict[str, Any]) -> None:
+        """Reset the sub-envs (as `RolloutCollector.reset`) and build the policy copy that
+        `network` (`Agent.spec()`) describes."""
+        obs_space, _ = self.spaces()
+        # Its weights come with every collect: building it must not draw from the learner's
+        # RNG, or the run would depend on where the worker lives.
+        with torch.random.fork_rng(devices=[]):
+            self.agent = Agent.from_spec(obs_space, network)
         for chunk in self.chunks:
+            chunk.agent = self.agent
             chunk.reset(seed)
 
     def env_steps(self) -> int:
@@ -1021,11 +1047,11 @@ class ChunkedCollector:
         self._env_steps = [0] * n_workers
         self.actors: LocalActors | ProcessActors | None = None
 
-    def start(self, use_pos: bool = False) -> tuple[gym.Space, gym.Space]:
-        """Build the workers (their policy copies with `use_pos`), once; the sub-envs' spaces."""
+    def start(self) -> tuple[gym.Space, gym.Space]:
+        """Build the workers, once; the sub-envs' (observation space, action space)."""
         if self.actors is not None:
             return self.observation_space, self.action_space
-        specs = [functools.partial(spec, use_pos=use_pos) for spec in self._specs]
+        specs = self._specs
         if self.workers == 1:
             self.actors = LocalActors(specs)
         else:
@@ -1039,7 +1065,7 @@ class ChunkedCollector:
         net_space, _, has_mask = split_observation_space(self.observation_space)
         self.buffer = RolloutBuffer.allocate(net_space, int(self.action_space.n), has_mask,
                                              self.config.num_steps, self.num_envs, device)
-        self.actors.call_all("reset", [(seed,)] * self.workers)
+        self.actors.call_all("reset", [(seed, agent.spec())] * self.workers)
         self._env_steps = [0] * self.workers
 
     @property
@@ -1321,7 +1347,7 @@ def _train(
     checkpoint_history: int = 0,
 ) -> TrainResult:
     if isinstance(envs, ChunkedCollector):
-        obs_space, action_space = envs.start(use_pos=agent.use_pos if agent is not None else False)
+        obs_space, action_space = envs.start()
         mode = AutoresetMode.SAME_STEP
     else:
         obs_space, action_space = envs.single_observation_space, envs.single_action_space
