@@ -5,7 +5,8 @@ An actor is built once from a picklable spec (a callable returning the object, e
 message per call and actor: `learn.ppo.train` sends each rollout worker the policy weights
 and gets its whole rollout back, never a round trip per step. `LocalActors` runs the objects
 here; `ProcessActors` runs each in its own process ("spawn", so a worker starts from a clean
-interpreter: no copied locks, tracer or torch thread pool), with one torch thread each.
+interpreter: no copied locks, tracer or torch thread pool), with one torch thread each, except
+the first `here` of them, which it runs here while the others work.
 
 This module imports nothing of the learner, so a spec names its class only through pickle;
 a pool of OS-limited workers elsewhere can replace `ProcessActors` with the same three calls
@@ -69,6 +70,16 @@ class ActorError(RuntimeError):
     """An actor raised in its worker process (its traceback text is the message)."""
 
 
+class _Failed:
+    """A worker's failure, held until every worker has answered."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+    def reraise(self) -> None:
+        raise self.exc
+
+
 def _failure(exc: BaseException) -> tuple[str, Any]:
     """The exception itself when it survives pickling (the parent re-raises it: a sandbox
     error keeps its class and exit code), else its traceback as text."""
@@ -112,30 +123,37 @@ def _serve(conn, spec: Callable[[], Any], torch_threads: int | None) -> None:
 
 
 class ProcessActors:
-    """Each actor in its own worker process, all called in parallel (send to all, then receive)."""
+    """Actors in worker processes, all called in parallel (send to all, then receive).
 
-    def __init__(self, specs: Sequence[Callable[[], Any]], torch_threads: int | None = 1):
+    The first `here` actors run in this process instead, while the others work: the learner
+    would otherwise wait idle on its core during collection, and each process saved is one
+    interpreter, torch and world less to start.
+    """
+
+    def __init__(self, specs: Sequence[Callable[[], Any]], torch_threads: int | None = 1, here: int = 0):
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
         self._conns: list[Any] = []
         self._procs: list[Any] = []
+        self._local = LocalActors([])
         try:
-            for spec in specs:
+            for spec in specs[here:]:
                 parent, child = ctx.Pipe()
                 proc = ctx.Process(target=_serve, args=(child, spec, torch_threads), daemon=True)
                 proc.start()
                 child.close()
                 self._conns.append(parent)
                 self._procs.append(proc)
-            for conn in self._conns:  # started together, built in parallel
+            self._local = LocalActors(specs[:here])  # built while the processes start
+            for conn in self._conns:
                 self._receive(conn)
         except BaseException:
             self.close()
             raise
 
     def __len__(self) -> int:
-        return len(self._conns)
+        return len(self._local) + len(self._conns)
 
     @staticmethod
     def _receive(conn) -> Any:
@@ -150,12 +168,27 @@ class ProcessActors:
         return value
 
     def call_all(self, method: str, args: Sequence[tuple] | None = None) -> list[Any]:
-        args = args if args is not None else [()] * len(self._conns)
-        for conn, a in zip(self._conns, args):
+        args = list(args) if args is not None else [()] * len(self)
+        here = len(self._local)
+        for conn, a in zip(self._conns, args[here:]):
             conn.send((method, tuple(a)))
-        return [self._receive(conn) for conn in self._conns]
+        try:
+            results = self._local.call_all(method, args[:here])
+        finally:  # every sent call is answered, even when a local actor raised
+            remote = [self._receive_all(conn) for conn in self._conns]
+        for value in remote:
+            if isinstance(value, _Failed):
+                value.reraise()
+        return results + remote
+
+    def _receive_all(self, conn) -> Any:
+        try:
+            return self._receive(conn)
+        except BaseException as exc:
+            return _Failed(exc)
 
     def close(self) -> None:
+        self._local.close()
         for conn in self._conns:
             try:
                 conn.send(None)

@@ -1020,7 +1020,8 @@ class RolloutWorker:
 
 
 class ChunkedCollector:
-    """Rollouts from `RolloutWorker`s, in this process or in `workers` worker processes.
+    """Rollouts from `workers` `RolloutWorker`s: one in this process, the others each in a
+    worker process (`learn.actors`; another pool with the same calls can replace `ProcessActors`).
 
     The run's sub-envs are cut into fixed chunks of `ENVS_PER_CHUNK`; each worker holds whole,
     consecutive chunks for the whole run. Every update sends each worker the weights once and
@@ -1055,7 +1056,8 @@ class ChunkedCollector:
         if self.workers == 1:
             self.actors = LocalActors(specs)
         else:
-            self.actors = ProcessActors(specs, torch_threads=self.config.torch_threads)
+            # One share is collected here: the learner's core is free during collection.
+            self.actors = ProcessActors(specs, torch_threads=self.config.torch_threads, here=1)
         self.observation_space, self.action_space = self.actors.call_all("spaces")[0]
         return self.observation_space, self.action_space
 
