@@ -6,13 +6,15 @@
 **Comparison.** Both learners train on the same environment, Crafter's symbolic observation
 (`CrafterWorld`, crafter's reward: +1 per new achievement, +-0.1 per health point), 8
 sub-environments stepped in turn in this one process (SB3's DummyVecEnv, our SyncEnvs), with
-the same network (our `SymbolicEncoder` -- per-channel id embeddings, two 3x3 convolutions,
-a 256-wide layer -- shared by a linear policy head and a linear value head; in SB3 it is the
+the same network (our `SymbolicEncoder` -- per-channel id embeddings, two 3x3 convolutions of
+16 channels, a 256-wide layer -- shared by a linear policy head and a linear value head; in SB3 it is the
 features extractor of `MultiInputPolicy` with `net_arch=[]` and image normalisation off,
 so both see the raw ids), the same hyperparameters (`ppo_vs_sb3.sb3_settings`: CleanRL's
 defaults, 128 steps per env per rollout, 4 epochs of 4 minibatches), the same torch thread
 count and the same env-step budget. The runs alternate, ours then SB3's, `--repeats` times on
-seeds seed..seed+R-1, so a change in machine load hits both.
+seeds seed..seed+R-1, so a change in machine load hits both. A third arm, ours with the
+network's former width (32 channels, 544k parameters), shows what the narrower default costs
+in learning at equal env steps and what it saves in time.
 
 Speed is env steps / wall time and / process CPU time of the whole `train` / `learn` call
 (median, min, max over repeats). Learning at equal env steps is read off the environment
@@ -111,11 +113,30 @@ def _timed(fn) -> dict:
     return {"env_steps": steps, "wall_s": round(wall, 2), "sps": round(steps / wall), "cpu_sps": round(steps / cpu)}
 
 
-def run_ours(config: ppo.PPOConfig) -> dict:
+def run_ours(config: ppo.PPOConfig, channels: int = ppo.SYMBOLIC_CHANNELS) -> dict:
+    """Our learner, in this process (1 rollout worker: per CPU-second against SB3's one process)."""
     tally = Tally()
     fns = [functools.partial(crafter, tally, config.seed * 100 + i) for i in range(NUM_ENVS)]
-    timing = _timed(lambda: ppo.train(fns, config).global_step)
+
+    def learn() -> int:
+        torch.manual_seed(config.seed)  # as train seeds before it builds its own agent
+        probe = crafter(Tally(), 0)
+        agent = ppo.Agent(probe.observation_space, int(probe.action_space.n), channels=channels)
+        return ppo.train(fns, config, agent=agent).global_step
+
+    timing = _timed(learn)
     return {**timing, **tally.last()}
+
+
+def run_ours_legacy(config: ppo.PPOConfig) -> dict:
+    """Our learner with the network it had before (32 convolution channels, 544k parameters)."""
+    return run_ours(config, channels=ppo.LEGACY_SYMBOLIC_CHANNELS)
+
+
+def parameters(channels: int) -> int:
+    probe = crafter(Tally(), 0)
+    agent = ppo.Agent(probe.observation_space, int(probe.action_space.n), channels=channels)
+    return sum(p.numel() for p in agent.parameters())
 
 
 def run_sb3(config: ppo.PPOConfig) -> dict:
@@ -307,7 +328,8 @@ def main() -> int:
     parser.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     args = parser.parse_args()
 
-    runs: dict[str, list[dict]] = {"ours": [], "sb3": []}
+    runs: dict[str, list[dict]] = {"ours": [], "ours_32ch": [], "sb3": []}
+    arms = (("ours", run_ours), ("ours_32ch", run_ours_legacy), ("sb3", run_sb3))
     # Warm-up, untimed: numba's world generation loads its cache, torch its kernels.
     warm = ppo.PPOConfig(total_timesteps=1024, num_envs=NUM_ENVS, seed=args.seed, device="cpu",
                          torch_threads=args.threads)
@@ -315,7 +337,7 @@ def main() -> int:
     for i in range(args.repeats):
         config = ppo.PPOConfig(total_timesteps=args.steps, num_envs=NUM_ENVS, seed=args.seed + i, device="cpu",
                                torch_threads=args.threads)
-        for name, run in (("ours", run_ours), ("sb3", run_sb3)):
+        for name, run in arms:
             torch.set_num_threads(args.threads)
             runs[name].append({"seed": config.seed, **run(config)})
             print(f"{name:4} seed {config.seed}: {runs[name][-1]}", file=sys.stderr)
@@ -334,7 +356,11 @@ def main() -> int:
         "cpu_count": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "learners": learners,
+        "parameters": {"ours": parameters(ppo.SYMBOLIC_CHANNELS), "ours_32ch": parameters(ppo.LEGACY_SYMBOLIC_CHANNELS),
+                       "sb3": parameters(ppo.SYMBOLIC_CHANNELS)},
         "cpu_sps_ratio": round(learners["ours"]["cpu_sps"]["median"] / learners["sb3"]["cpu_sps"]["median"], 2),
+        "cpu_sps_ratio_32ch": round(learners["ours_32ch"]["cpu_sps"]["median"]
+                                    / learners["sb3"]["cpu_sps"]["median"], 2),
         "profiles": profiles,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -349,7 +375,8 @@ def main() -> int:
         cells = [f"{r[k]['median']} [{r[k]['min']}-{r[k]['max']}]" for k in
                  ("sps", "cpu_sps", "return_last100", "harvest_log_last100")]
         print(f"{name:5} " + " ".join(f"{c:>18}" for c in cells))
-    print(f"CPU steps/s ours / sb3: {report['cpu_sps_ratio']}")
+    print(f"CPU steps/s ours / sb3: {report['cpu_sps_ratio']} (ours with the 32-channel network: "
+          f"{report['cpu_sps_ratio_32ch']}); parameters {report['parameters']}")
     for p in profiles:
         print(f"\nour learner on {p['workload']}: {p['env_steps']} env steps ({p['decisions']} decisions) "
               f"in {p['wall_s']} s, {p['env_steps_per_cpu_s']} env steps per CPU-second")

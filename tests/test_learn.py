@@ -167,6 +167,35 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
     assert episode() == episode()
 
 
+def test_learn_gives_the_same_run_with_one_or_two_rollout_workers(cli, tmp_path, monkeypatch):
+    """Same seed, same 8 envs: the in-process rollouts (RLGPT_WORKERS=1) and 2 worker
+    processes give the same learning curve, the same evaluation and the same weights."""
+    import torch
+
+    config = write_config(tmp_path / "rl.json", total_steps=8 * 128)  # one rollout of 8 x 128
+    runs = []
+    for workers in ("1", "2"):
+        monkeypatch.setenv("RLGPT_WORKERS", workers)
+        r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "8",
+                "--episodes", "2", "--no-save", "--name", f"w{workers}")
+        assert r.exit_code in (0, 1), r.stderr
+        report = r.json()
+        with open(os.path.join(report["run_dir"], "progress.json")) as f:
+            curve = json.load(f)["curve"]
+        weights = torch.load(report["checkpoint"], weights_only=True)["agent"]
+        runs.append(([{k: v for k, v in p.items() if k not in ("seconds", "sps", "env_sps")} for p in curve],
+                     report["success_rate"], report["env_steps"], weights))
+    (curve1, success1, steps1, w1), (curve2, success2, steps2, w2) = runs
+    assert curve1 == curve2 and success1 == success2 and steps1 == steps2 > 0
+    assert all(torch.equal(w1[k], w2[k]) for k in w1)
+
+
+def test_learn_refuses_a_bad_workers_setting(cli, monkeypatch):
+    monkeypatch.setenv("RLGPT_WORKERS", "0")
+    r = cli("learn", "--subtask", "harvest_log")
+    assert r.exit_code == 2 and "RLGPT_WORKERS" in r.stderr
+
+
 def test_learn_unknown_subtask_names_the_nearest(cli):
     r = cli("learn", "--subtask", "harvest_lgo")
     assert r.exit_code == 2

@@ -252,6 +252,22 @@ def test_symbolic_network_forward():
     assert Agent(space, 17, use_pos=True).net.trunk.scalar_keys[-2:] == ["pos", "sleeping"]
 
 
+def test_symbolic_policy_saved_before_the_width_became_a_setting_still_loads(tmp_path):
+    """A policy saved with the former 32-channel network and no `channels` in its spec loads
+    as 32 channels; a new one records its width."""
+    space = crafter_space()
+    old = Agent(space, 17, channels=ppo.LEGACY_SYMBOLIC_CHANNELS)
+    meta = save_policy(old, tmp_path / "old.pt")
+    doc = json.loads(meta.read_text())
+    del doc["channels"]
+    meta.write_text(json.dumps(doc))
+    loaded = load_policy(tmp_path / "old.pt", space, 17)
+    assert loaded.channels == 32 and all(torch.equal(v, old.state_dict()[k]) for k, v in loaded.state_dict().items())
+    new = Agent(space, 17)
+    assert new.spec()["channels"] == ppo.SYMBOLIC_CHANNELS == 16
+    assert sum(p.numel() for p in new.parameters()) < 0.6 * sum(p.numel() for p in old.parameters())
+
+
 def test_cnn_network_forward():
     space = spaces.Box(0, 255, (64, 64, 3), np.uint8)
     agent = Agent(space, 17)
@@ -302,3 +318,56 @@ def test_compute_gae_by_hand(gae_lambda):
         expected = [[2.0, -1.0], [3.0, -1.0], [5.0, 0.0]]
     np.testing.assert_allclose(advantages, expected)
     np.testing.assert_allclose(returns, advantages + 1)
+
+
+def _crafter_fns(n: int):
+    import functools
+
+    from rlgpt_cli.worlds.crafter.env import CrafterWorld
+
+    return [functools.partial(CrafterWorld, seed=100 + i) for i in range(n)]
+
+
+def test_rollouts_are_the_same_whatever_the_number_of_worker_processes():
+    """8 Crafter envs (two chunks), two updates: one process, and two worker processes,
+    give the same weights, the same losses and the same episodes, bit for bit."""
+    config = small_config(num_envs=8, num_steps=16, total_timesteps=8 * 16 * 2, num_minibatches=2)
+    runs = []
+    for workers in (1, 2):
+        seen = []
+        torch.manual_seed(0)  # train seeds everything itself: this must not matter
+        result = train(_crafter_fns(8), config, on_update=seen.append, workers=workers)
+        runs.append((result.agent.state_dict(), [{k: v for k, v in m.items() if "sps" not in k} for m in seen]))
+    (state1, metrics1), (state2, metrics2) = runs
+    assert metrics1 == metrics2 and len(metrics1) == 2
+    assert all(torch.equal(state1[k], state2[k]) for k in state1)
+    # ...and training did move the weights
+    fresh = Agent(ppo.ChunkedCollector(_crafter_fns(4), config).start()[0], 17).state_dict()
+    assert not all(torch.equal(fresh[k], state1[k]) for k in fresh)
+
+
+def test_a_worker_process_failure_reaches_the_learner():
+    """An env that raises inside a worker process: the learner gets the env's own exception."""
+    config = small_config(num_envs=8, num_steps=16, total_timesteps=8 * 16)
+    fns = _crafter_fns(7) + [ppo.SyncEnvs]  # SyncEnvs() without factories raises TypeError
+    with pytest.raises(TypeError):
+        train(fns, config, workers=2)
+
+
+def test_rollout_worker_returns_whole_rollouts():
+    config = small_config(num_envs=4, num_steps=8)
+    worker = ppo.RolloutWorker(_crafter_fns(4), [0, 1, 2, 3], config)
+    try:
+        obs_space, action_space = worker.spaces()
+        agent = Agent(obs_space, int(action_space.n))
+        worker.reset(5, agent.spec())
+        state = {k: v.numpy() for k, v in agent.state_dict().items()}
+        out = worker.collect(state, 8)
+        a = out["arrays"]
+        assert a["actions"].shape == (8, 4) and a["obs"]["view"].shape == (8, 4, 2, 9, 7)
+        assert a["masks"] is None and a["next_value"].shape == (4,)
+        assert out["env_steps"] == 4 * 8
+        with pytest.raises(ValueError, match="hold 8 steps"):
+            worker.collect(state, 16)
+    finally:
+        worker.close()

@@ -49,6 +49,7 @@ gain).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import io
 import json
 import math
@@ -70,6 +71,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space, create_empty_array
 
 from rlgpt_cli.atomic import atomic_write
+from rlgpt_cli.learn.actors import LocalActors, ProcessActors
 
 CHECKPOINT_FORMAT = "rlgpt-ppo-checkpoint"
 POLICY_FORMAT = "rlgpt-ppo-policy"
@@ -189,27 +191,37 @@ def policy_arch(space: gym.Space) -> str:
     )
 
 
+SYMBOLIC_CHANNELS = 16
+"""Convolution channels of a new symbolic network. 16 learn Crafter as well as 32 at equal env
+steps (benchmarks/ppo_crafter_vs_sb3.py --compare-channels) for 40% less update time; policies
+saved with 32 (before this default) keep loading, their spec says so."""
+LEGACY_SYMBOLIC_CHANNELS = 32
+
+
 class SymbolicEncoder(nn.Module):
     """Crafter's symbolic observation (docs/CONTRACTS.md) -> a 256-wide feature vector.
 
     `view` holds material and object *ids*, so each channel gets an embedding rather than being
-    read as a number (id 6 tree is not "twice" id 3 stone); two 3x3 convolutions (32 channels:
-    the view is small, and the flattened 32x9x7 map feeding the 256-wide layer is already most
-    of the network's compute on a CPU) then see the local 9x7 neighbourhood. The remaining Box entries (inventory, daylight, facing, sleeping)
-    are scaled to about [-1, 1] by their space bounds and concatenated. `pos` is odometry
-    (absolute position): left out unless `use_pos`, since it invites memorising one map.
+    read as a number (id 6 tree is not "twice" id 3 stone); two 3x3 convolutions (`channels`
+    wide: the view is small, and the convolutions' backward pass is most of an update's time on
+    a CPU) then see the local 9x7 neighbourhood. The remaining Box entries (inventory,
+    daylight, facing, sleeping) are scaled to about [-1, 1] by their space bounds and
+    concatenated. `pos` is odometry (absolute position): left out unless `use_pos`, since it
+    invites memorising one map.
     """
 
-    def __init__(self, space: spaces.Dict, use_pos: bool = False, embed_dim: int = 8):
+    def __init__(self, space: spaces.Dict, use_pos: bool = False, embed_dim: int = 8,
+                 channels: int = SYMBOLIC_CHANNELS):
         super().__init__()
         view = space["view"]
-        channels, width, height = view.shape
         n_ids = int(np.max(view.high)) + 1
-        self.embeds = nn.ModuleList(nn.Embedding(n_ids, embed_dim) for _ in range(channels))
+        self.embeds = nn.ModuleList(nn.Embedding(n_ids, embed_dim) for _ in range(view.shape[0]))
+        width = channels
+        channels = view.shape[0]
         self.conv = nn.Sequential(
-            layer_init(nn.Conv2d(channels * embed_dim, 32, 3, padding=1)),
+            layer_init(nn.Conv2d(channels * embed_dim, width, 3, padding=1)),
             nn.ReLU(),
-            layer_init(nn.Conv2d(32, 32, 3, padding=1)),
+            layer_init(nn.Conv2d(width, width, 3, padding=1)),
             nn.ReLU(),
             nn.Flatten(),
         )
@@ -224,7 +236,7 @@ class SymbolicEncoder(nn.Module):
         self.register_buffer("scalar_scale", torch.as_tensor(scale, dtype=torch.float32))
         n_scalar = scale.shape[0]
         self.head = nn.Sequential(
-            layer_init(nn.Linear(32 * width * height + n_scalar, 256)),
+            layer_init(nn.Linear(width * view.shape[1] * view.shape[2] + n_scalar, 256)),
             nn.ReLU(),
         )
         self.out_dim = 256
@@ -274,14 +286,17 @@ class NatureCNN(nn.Module):
         return self.head(self.conv(self._chw(x.float() / self.scale)))
 
 
-def gumbel_noise(shape: tuple[int, ...], device: torch.device) -> torch.Tensor:
+def gumbel_noise(
+    shape: tuple[int, ...], device: torch.device, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Gumbel(0, 1) noise: argmax(log p + noise) is a draw from the categorical p.
 
     Cheaper than torch.multinomial for small batches, and drawable for a whole rollout at
     once. -log E with E ~ Exp(1); E is kept above 0 (the sampler can return exactly 0), so the
     noise is at most 88 and a masked action (log p ~ -1e8) can never win.
     """
-    exp = torch.empty(shape, device=device).exponential_().clamp_(min=torch.finfo(torch.float32).tiny)
+    exp = torch.empty(shape, device=device).exponential_(generator=generator)
+    exp.clamp_(min=torch.finfo(torch.float32).tiny)
     return -exp.log()
 
 
@@ -337,22 +352,33 @@ class Agent(nn.Module):
     `SymbolicEncoder` (Crafter's symbolic Dict) or `NatureCNN` (images) otherwise.
     """
 
-    def __init__(self, obs_space: gym.Space, n_actions: int, use_pos: bool = False):
+    def __init__(self, obs_space: gym.Space, n_actions: int, use_pos: bool = False,
+                 channels: int = SYMBOLIC_CHANNELS):
         super().__init__()
         net_space, self.obs_key, self.has_mask = split_observation_space(obs_space)
         self.arch = policy_arch(net_space)
         self.n_actions = int(n_actions)
         self.use_pos = use_pos
+        self.channels = channels
         if self.arch == "mlp":
             self.net = SeparateMLPs(int(np.prod(net_space.shape)), self.n_actions)
         elif self.arch == "symbolic":
-            self.net = SharedTrunk(SymbolicEncoder(net_space, use_pos=use_pos), self.n_actions)
+            self.net = SharedTrunk(SymbolicEncoder(net_space, use_pos=use_pos, channels=channels), self.n_actions)
         else:
             self.net = SharedTrunk(NatureCNN(net_space), self.n_actions)
 
+    @classmethod
+    def from_spec(cls, obs_space: gym.Space, spec: dict[str, Any]) -> Agent:
+        """The network `spec()` described (a spec without `channels` is from before it: 32)."""
+        return cls(obs_space, spec["n_actions"], use_pos=spec.get("use_pos", False),
+                   channels=spec.get("channels", LEGACY_SYMBOLIC_CHANNELS))
+
     def spec(self) -> dict[str, Any]:
         """JSON-able description that, with the observation space, rebuilds this network."""
-        return {"arch": self.arch, "n_actions": self.n_actions, "use_pos": self.use_pos}
+        spec = {"arch": self.arch, "n_actions": self.n_actions, "use_pos": self.use_pos}
+        if self.arch == "symbolic":
+            spec["channels"] = self.channels
+        return spec
 
     def _input(self, obs: Any) -> Any:
         # MLP inputs may be any shape and numeric dtype; flatten once here for both heads.
@@ -550,8 +576,11 @@ def _restore_checkpoint(
             raise ValueError(
                 f"checkpoint has {field}={ckpt['config'][field]}, config {getattr(config, field)}"
             )
-    if ckpt["agent_spec"] != agent.spec():
-        raise ValueError(f"checkpoint network {ckpt['agent_spec']} differs from {agent.spec()}")
+    saved = dict(ckpt["agent_spec"])
+    if saved["arch"] == "symbolic":
+        saved.setdefault("channels", LEGACY_SYMBOLIC_CHANNELS)
+    if saved != agent.spec():
+        raise ValueError(f"checkpoint network {saved} differs from {agent.spec()}")
     agent.load_state_dict(ckpt["agent"])
     optimizer.load_state_dict(ckpt["optimizer"])
     _set_rng_state(ckpt["rng"])
@@ -583,7 +612,7 @@ def load_policy(
         raise ValueError(f"{path.with_suffix('.json')} is not an rlgpt PPO policy")
     if doc["n_actions"] != n_actions:
         raise ValueError(f"policy has {doc['n_actions']} actions, the environment {n_actions}")
-    agent = Agent(obs_space, n_actions, use_pos=doc.get("use_pos", False))
+    agent = Agent.from_spec(obs_space, doc)
     if agent.arch != doc["arch"]:
         raise ValueError(f"policy is a {doc['arch']} network, this observation space needs {agent.arch}")
     agent.load_state_dict(torch.load(path, map_location=device, weights_only=True))
@@ -779,36 +808,50 @@ class Batch:
         )
 
 
+def noise_seed(seed: int, env_id: int) -> int:
+    """The seed of sub-env `env_id`'s own stream of sampling noise (independent streams)."""
+    return int(np.random.SeedSequence([seed, env_id]).generate_state(1, np.uint64)[0] >> 1)
+
+
 class RolloutCollector:
     """Steps the vector env (detail 1) with the current policy to fill a `RolloutBuffer`.
 
     Between rollouts it keeps what the next one starts from, as SB3's OnPolicyAlgorithm does:
     the last observation, which sub-envs have just finished an episode, and each sub-env's
-    running episode return and length.
+    running episode return and length. Each sub-env draws its action-sampling noise from its
+    own generator, seeded by the run's seed and the sub-env's index in the whole run
+    (`env_ids`), so a sub-env's actions do not depend on which others share its batch.
     """
 
     def __init__(
         self,
         envs: gym.vector.VectorEnv,
-        agent: Agent,
+        agent: Agent | None,
         config: PPOConfig,
         device: torch.device,
         *,
         same_step: bool,
-        seed: int,
+        env_ids: Sequence[int] | None = None,
     ) -> None:
         self.envs, self.agent, self.device = envs, agent, device
         self.gamma = config.gamma
         self.same_step = same_step
         self.n_actions = int(envs.single_action_space.n)
+        self.env_ids = list(range(envs.num_envs) if env_ids is None else env_ids)
         net_space, self.obs_key, self.has_mask = split_observation_space(envs.single_observation_space)
         self.buffer = RolloutBuffer.allocate(
-            net_space, self.n_actions, self.has_mask, config.num_steps, config.num_envs, device
+            net_space, self.n_actions, self.has_mask, config.num_steps, envs.num_envs, device
         )
-        self.next_obs, _ = envs.reset(seed=seed)
-        self.next_done = np.zeros(config.num_envs, dtype=bool)
-        self.ep_return = np.zeros(config.num_envs, dtype=np.float64)
-        self.ep_length = np.zeros(config.num_envs, dtype=np.int64)
+        self.generators: list[torch.Generator] = []
+
+    def reset(self, seed: int) -> None:
+        """Reset every sub-env (sub-env i of the run with seed + i) and its noise stream."""
+        n = self.envs.num_envs
+        self.next_obs, _ = self.envs.reset(seed=seed + self.env_ids[0])
+        self.generators = [torch.Generator(device=self.device).manual_seed(noise_seed(seed, i)) for i in self.env_ids]
+        self.next_done = np.zeros(n, dtype=bool)
+        self.ep_return = np.zeros(n, dtype=np.float64)
+        self.ep_length = np.zeros(n, dtype=np.int64)
 
     def _net_obs(self, obs: Any) -> Any:
         return _split_obs(obs, self.obs_key, self.has_mask)[0]
@@ -819,9 +862,11 @@ class RolloutCollector:
         num_steps, num_envs = buf.rewards.shape
         finished: list[Episode] = []
         with torch.inference_mode():
-            # The sampling noise for the whole rollout in one draw: per step, sampling is then
-            # one add and one argmax.
-            gumbel = gumbel_noise((num_steps, num_envs, self.n_actions), self.device)
+            # The sampling noise for the whole rollout in one draw per sub-env: per step,
+            # sampling is then one add and one argmax.
+            gumbel = torch.stack(
+                [gumbel_noise((num_steps, self.n_actions), self.device, g) for g in self.generators], dim=1
+            )
             step_actions, step_logps, step_values = [], [], []
             for step in range(num_steps):
                 net_obs, mask = _split_obs(self.next_obs, self.obs_key, self.has_mask)
@@ -872,6 +917,195 @@ class RolloutCollector:
         buf.next_value = next_value.flatten().cpu().numpy()
         buf.next_done = self.next_done
         return finished
+
+
+ENVS_PER_CHUNK = 4
+"""Sub-envs whose rollout forward runs as one batch: a fixed size, never the number of worker
+processes, because a BLAS kernel's result for one row can change with the batch's shape. Two
+chunks of the default 8 sub-envs keep 2 cores busy."""
+
+
+def _rollout_arrays(buf: RolloutBuffer) -> dict[str, Any]:
+    """A filled buffer as numpy arrays [step, env] (copied: the buffer is refilled)."""
+    return {
+        "obs": _tree_map(lambda t: t.numpy().copy(), buf.obs),
+        "masks": None if buf.masks is None else buf.masks.numpy().copy(),
+        "rewards": buf.rewards.copy(), "dones": buf.dones.copy(), "valid": buf.valid.copy(),
+        "actions": buf.actions.numpy(), "logprobs": buf.logprobs.numpy(), "values": buf.values.numpy(),
+        "next_value": buf.next_value, "next_done": buf.next_done.copy(),
+    }  # fmt: skip
+
+
+def _concat(parts: list[Any], axis: int) -> Any:
+    if parts[0] is None:
+        return None
+    if isinstance(parts[0], dict):
+        return {k: _concat([p[k] for p in parts], axis) for k in parts[0]}
+    return np.concatenate(parts, axis=axis)
+
+
+class RolloutWorker:
+    """Some sub-envs of a run and its own CPU copy of the policy; collects their rollouts.
+
+    Built from a picklable spec (env factories, the sub-envs' indices in the run, the config),
+    so it runs the same in the learner's process (`LocalActors`) and in a worker process
+    (`ProcessActors`): `collect` gets the weights once per update and returns the whole
+    rollout as numpy arrays. The sub-envs are grouped into the run's fixed chunks of
+    `ENVS_PER_CHUNK` (the indices must cover whole chunks), and each chunk is stepped and
+    batched on its own, so every number is the same whichever worker holds the chunk.
+    """
+
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], env_ids: Sequence[int], config: PPOConfig):
+        if config.torch_threads is not None:
+            torch.set_num_threads(config.torch_threads)
+        self.config = config
+        self.chunks: list[RolloutCollector] = []
+        self.agent: Agent | None = None
+        ids = list(env_ids)
+        fns = dict(zip(ids, env_fns))
+        try:
+            for chunk in sorted({i // ENVS_PER_CHUNK for i in ids}):
+                chunk_ids = [i for i in ids if i // ENVS_PER_CHUNK == chunk]
+                envs = SyncEnvs([fns[i] for i in chunk_ids])
+                self.chunks.append(RolloutCollector(envs, None, config, torch.device("cpu"), same_step=True,
+                                                    env_ids=chunk_ids))
+        except BaseException:
+            self.close()
+            raise
+        self._decisions = 0
+
+    def spaces(self) -> tuple[gym.Space, gym.Space]:
+        """The sub-envs' (observation space, action space)."""
+        envs = self.chunks[0].envs
+        return envs.single_observation_space, envs.single_action_space
+
+    def reset(self, seed: int, network: dict[str, Any]) -> None:
+        """Reset the sub-envs (as `RolloutCollector.reset`) and build the policy copy that
+        `network` (`Agent.spec()`) describes."""
+        obs_space, _ = self.spaces()
+        # Its weights come with every collect: building it must not draw from the learner's
+        # RNG, or the run would depend on where the worker lives.
+        with torch.random.fork_rng(devices=[]):
+            self.agent = Agent.from_spec(obs_space, network)
+        for chunk in self.chunks:
+            chunk.agent = self.agent
+            chunk.reset(seed)
+
+    def env_steps(self) -> int:
+        """World steps its sub-envs took (a macro-action counts its steps), else decisions."""
+        total = 0
+        for chunk in self.chunks:
+            for env in chunk.envs.envs:
+                total += getattr(env, "total_env_steps", self._decisions)
+        return total
+
+    def collect(self, policy_state: dict[str, np.ndarray], n_steps: int) -> dict[str, Any]:
+        """One rollout of `n_steps` per sub-env with these weights: arrays [step, env], the
+        episodes that ended (chunk by chunk), and the world steps taken so far."""
+        if n_steps != self.config.num_steps:
+            raise ValueError(f"this worker's buffers hold {self.config.num_steps} steps, asked for {n_steps}")
+        self.agent.load_state_dict({k: torch.from_numpy(v) for k, v in policy_state.items()})
+        parts, episodes = [], []
+        for chunk in self.chunks:
+            episodes.extend(chunk.collect())
+            parts.append(_rollout_arrays(chunk.buffer))
+        self._decisions += n_steps
+        arrays = {k: _concat([p[k] for p in parts], 0 if k.startswith("next_") else 1) for k in parts[0]}
+        return {"arrays": arrays, "episodes": episodes, "env_steps": self.env_steps()}
+
+    def close(self) -> None:
+        for chunk in self.chunks:
+            chunk.envs.close()
+        self.chunks.clear()
+
+
+class ChunkedCollector:
+    """Rollouts from `workers` `RolloutWorker`s: one in this process, the others each in a
+    worker process (`learn.actors`; another pool with the same calls can replace `ProcessActors`).
+
+    The run's sub-envs are cut into fixed chunks of `ENVS_PER_CHUNK`; each worker holds whole,
+    consecutive chunks for the whole run. Every update sends each worker the weights once and
+    gets its rollout back; this object copies them into one `RolloutBuffer` on the learner's
+    device. For a given seed and number of sub-envs the rollouts, and so the run, are the
+    same whatever the number of workers.
+    """
+
+    def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], config: PPOConfig, workers: int = 1):
+        n = len(env_fns)
+        n_chunks = -(-n // ENVS_PER_CHUNK)
+        n_workers = max(1, min(workers, n_chunks))
+        self.config = config
+        self.slices: list[slice] = []
+        specs = []
+        for w in range(n_workers):
+            first, last = w * n_chunks // n_workers, (w + 1) * n_chunks // n_workers
+            ids = list(range(first * ENVS_PER_CHUNK, min(last * ENVS_PER_CHUNK, n)))
+            self.slices.append(slice(ids[0], ids[-1] + 1))
+            specs.append(functools.partial(RolloutWorker, [env_fns[i] for i in ids], ids, config))
+        self.num_envs = n
+        self.workers = n_workers
+        self._specs = specs
+        self._env_steps = [0] * n_workers
+        self.actors: LocalActors | ProcessActors | None = None
+
+    def start(self) -> tuple[gym.Space, gym.Space]:
+        """Build the workers, once; the sub-envs' (observation space, action space)."""
+        if self.actors is not None:
+            return self.observation_space, self.action_space
+        specs = self._specs
+        if self.workers == 1:
+            self.actors = LocalActors(specs)
+        else:
+            # One share is collected here: the learner's core is free during collection.
+            self.actors = ProcessActors(specs, torch_threads=self.config.torch_threads, here=1)
+        self.observation_space, self.action_space = self.actors.call_all("spaces")[0]
+        return self.observation_space, self.action_space
+
+    def bind(self, agent: Agent, device: torch.device, seed: int) -> None:
+        """Collect for `agent` into a buffer on `device`, from envs reset with `seed`."""
+        self.agent, self.device = agent, device
+        net_space, _, has_mask = split_observation_space(self.observation_space)
+        self.buffer = RolloutBuffer.allocate(net_space, int(self.action_space.n), has_mask,
+                                             self.config.num_steps, self.num_envs, device)
+        self.actors.call_all("reset", [(seed, agent.spec())] * self.workers)
+        self._env_steps = [0] * self.workers
+
+    @property
+    def env_steps(self) -> int:
+        return sum(self._env_steps)
+
+    def collect(self) -> list[Episode]:
+        state = {k: v.detach().cpu().numpy() for k, v in self.agent.state_dict().items()}
+        results = self.actors.call_all("collect", [(state, self.config.num_steps)] * self.workers)
+        buf, device = self.buffer, self.device
+        finished: list[Episode] = []
+        for w, (sl, result) in enumerate(zip(self.slices, results)):
+            a = result["arrays"]
+            _tree_map(lambda pair: pair[0][:, sl].copy_(torch.from_numpy(pair[1])),
+                      _zip_tree(buf.obs, a["obs"]))
+            if buf.masks is not None:
+                buf.masks[:, sl].copy_(torch.from_numpy(a["masks"]))
+            buf.rewards[:, sl], buf.dones[:, sl], buf.valid[:, sl] = a["rewards"], a["dones"], a["valid"]
+            finished.extend(result["episodes"])
+            self._env_steps[w] = result["env_steps"]
+        arrays = [r["arrays"] for r in results]
+        buf.actions = torch.from_numpy(np.concatenate([a["actions"] for a in arrays], 1)).to(device)
+        buf.logprobs = torch.from_numpy(np.concatenate([a["logprobs"] for a in arrays], 1)).to(device)
+        buf.values = torch.from_numpy(np.concatenate([a["values"] for a in arrays], 1)).to(device)
+        buf.next_value = np.concatenate([a["next_value"] for a in arrays])
+        buf.next_done = np.concatenate([a["next_done"] for a in arrays])
+        return finished
+
+    def close(self) -> None:
+        if self.actors is not None:
+            self.actors.close()
+            self.actors = None
+
+
+def _zip_tree(a: Any, b: Any) -> Any:
+    if isinstance(a, dict):
+        return {k: (a[k], b[k]) for k in a}
+    return (a, b)
 
 
 def compute_gae(buffer: RolloutBuffer, gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
@@ -990,12 +1224,17 @@ def train(
     should_stop: Callable[[], bool] | None = None,
     env_steps: Callable[[], int] | None = None,
     checkpoint_history: int = 0,
+    workers: int = 1,
 ) -> TrainResult:
     """Train a PPO agent.
 
-    envs: a gymnasium vector env (SAME_STEP or NEXT_STEP auto-reset, Discrete actions; the
-        caller keeps ownership and closes it) or a list of env factories (stepped by a
-        `SyncEnvs`, built and closed here). Its num_envs must equal config.num_envs.
+    envs: a gymnasium vector env (SAME_STEP or NEXT_STEP auto-reset, Discrete actions), a
+        `ChunkedCollector` (both: the caller keeps ownership and closes it) or a list of env
+        factories (stepped by `RolloutWorker`s in chunks of `ENVS_PER_CHUNK`, built and closed
+        here). Its num_envs must equal config.num_envs.
+    workers: with env factories, the worker processes that step them (1: this process; at
+        most one per chunk). The factories must then be picklable. The run is the same for
+        any number of workers.
     agent: a prebuilt `Agent` (e.g. use_pos=True); default `Agent(obs_space, n_actions)`.
     writer: anything with `add_scalar(tag, value, step)`, e.g. a TensorBoard SummaryWriter.
     on_update: called after every update with a dict: update, num_updates, global_step (decisions), sps,
@@ -1012,6 +1251,7 @@ def train(
     env_steps: the env steps taken so far, when they differ from decisions (a macro-action is
         one decision over several world steps). TensorBoard's x-axis (global_step) and its SPS
         count these, as CleanRL's count env steps; `charts/decisions` keeps the decisions.
+        With env factories the default counts the envs' `total_env_steps` where they have it.
     checkpoint_history: also keep the last K checkpoints, as `checkpoints/step-<env steps>.pt`
         beside `checkpoint_path` (0: only the latest, which resume reads).
     """
@@ -1023,9 +1263,9 @@ def train(
     if config.torch_threads is not None:
         torch.set_num_threads(config.torch_threads)
 
-    owns_envs = not isinstance(envs, gym.vector.VectorEnv)
+    owns_envs = not isinstance(envs, (gym.vector.VectorEnv, ChunkedCollector))
     if owns_envs:
-        envs = SyncEnvs(envs)
+        envs = ChunkedCollector(list(envs), config, workers=workers)
     try:
         return _train(
             envs, config, device, agent=agent, writer=writer, on_update=on_update,
@@ -1038,19 +1278,18 @@ def train(
             envs.close()
 
 
-def _validate(envs: gym.vector.VectorEnv, config: PPOConfig) -> bool:
-    """Reject a config or vector env this learner cannot train; True if it auto-resets SAME_STEP."""
+def _validate(num_envs: int, action_space: gym.Space, mode: AutoresetMode, config: PPOConfig) -> bool:
+    """Reject a config or envs this learner cannot train; True if they auto-reset SAME_STEP."""
     if config.num_updates < 1 or config.update_epochs < 1 or config.num_minibatches < 1:
         raise ValueError(
             f"config gives {config.num_updates} updates of {config.update_epochs} epochs x "
             f"{config.num_minibatches} minibatches; each must be >= 1 (total_timesteps >= "
             f"num_envs * num_steps = {config.batch_size})"
         )
-    if envs.num_envs != config.num_envs:
-        raise ValueError(f"vector env has {envs.num_envs} sub-envs, config.num_envs is {config.num_envs}")
-    if not isinstance(envs.single_action_space, spaces.Discrete) or envs.single_action_space.start != 0:
-        raise ValueError(f"PPO here needs a Discrete action space, got {envs.single_action_space}")
-    mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    if num_envs != config.num_envs:
+        raise ValueError(f"vector env has {num_envs} sub-envs, config.num_envs is {config.num_envs}")
+    if not isinstance(action_space, spaces.Discrete) or action_space.start != 0:
+        raise ValueError(f"PPO here needs a Discrete action space, got {action_space}")
     if mode == AutoresetMode.DISABLED:
         raise ValueError("vector env has auto-reset disabled; use SAME_STEP or NEXT_STEP")
     return mode == AutoresetMode.SAME_STEP
@@ -1095,7 +1334,7 @@ def _keep_history(checkpoint: Path, step: int, keep: int) -> None:
 
 
 def _train(
-    envs: gym.vector.VectorEnv,
+    envs: gym.vector.VectorEnv | ChunkedCollector,
     config: PPOConfig,
     device: torch.device,
     *,
@@ -1109,9 +1348,15 @@ def _train(
     env_steps: Callable[[], int] | None = None,
     checkpoint_history: int = 0,
 ) -> TrainResult:
-    same_step = _validate(envs, config)
+    if isinstance(envs, ChunkedCollector):
+        obs_space, action_space = envs.start()
+        mode = AutoresetMode.SAME_STEP
+    else:
+        obs_space, action_space = envs.single_observation_space, envs.single_action_space
+        mode = envs.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+    same_step = _validate(envs.num_envs, action_space, mode, config)
     if agent is None:
-        agent = Agent(envs.single_observation_space, int(envs.single_action_space.n))
+        agent = Agent(obs_space, int(action_space.n))
     agent = agent.to(device)
     # Adam, eps 1e-5 (detail 3); fused: one kernel for all parameters instead of a Python loop
     # over them (same maths).
@@ -1129,9 +1374,15 @@ def _train(
     # A resumed run cannot restore the envs' internal state; new seeds give fresh episodes
     # rather than replaying the ones the first run already saw.
     reset_seed = config.seed + (start_update - 1) * config.num_envs
-    collector = RolloutCollector(envs, agent, config, device, same_step=same_step, seed=reset_seed)
-
-    count_env_steps = env_steps or (lambda: global_step)
+    if isinstance(envs, ChunkedCollector):
+        collector = envs
+        collector.bind(agent, device, reset_seed)
+        resumed_at = global_step
+        count_env_steps = env_steps or (lambda: resumed_at + collector.env_steps)
+    else:
+        collector = RolloutCollector(envs, agent, config, device, same_step=same_step)
+        collector.reset(reset_seed)
+        count_env_steps = env_steps or (lambda: global_step)
     start_time, start_step, start_env_steps = time.time(), global_step, count_env_steps()
     update = start_update - 1
     stopped = False

@@ -150,21 +150,27 @@ def _prefix_stages(records: list[dict], library) -> list:
     return stages
 
 
-def _env_factory(plan: _Plan, library, prefix: list, gamma: float) -> Callable[[int], Any]:
-    from rlgpt_cli.learn.subtask_env import SubtaskEnv
-    from rlgpt_cli.runner.rewards import RewardSpec
-    from rlgpt_cli.runner.skills import load_macros
+@dataclasses.dataclass
+class EnvFactory:
+    """``factory(seed)`` builds the run's `SubtaskEnv`; picklable, so a rollout worker process
+    builds its envs from it (the reward code compiles there, in that process's sandbox)."""
 
-    term = plan.rl_config["termination"]
+    plan: _Plan
+    library: Any
+    prefix: list
+    gamma: float
 
-    def make(seed: int):
+    def __call__(self, seed: int):
+        from rlgpt_cli.learn.subtask_env import SubtaskEnv
+        from rlgpt_cli.runner.rewards import RewardSpec
+        from rlgpt_cli.runner.skills import load_macros
+
+        plan, term = self.plan, self.plan.rl_config["termination"]
         rewards = RewardSpec(plan.rl_config["reward_code"], term["success"], plan.subtask["name"])
-        macros = load_macros(library, plan.rl_config["macro_actions"], plan.macro_versions)
-        return SubtaskEnv(rewards, macros, term["max_episode_steps"], prefix=prefix, seed=seed, gamma=gamma,
+        macros = load_macros(self.library, plan.rl_config["macro_actions"], plan.macro_versions)
+        return SubtaskEnv(rewards, macros, term["max_episode_steps"], prefix=self.prefix, seed=seed, gamma=self.gamma,
                           macro_step_cap=plan.macro_step_cap, world=plan.world, task=plan.task,
-                          library=library)
-
-    return make
+                          library=self.library)
 
 
 @dataclasses.dataclass
@@ -201,7 +207,7 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
                     name: str | None = None, resume: int | None = None,
                     episodes: int = EVAL_EPISODES, progress=None, tracking: Tracking | None = None,
                     model: str | None = None, checkpoint_every: int = CHECKPOINT_EVERY, save: bool = True,
-                    promotion_seeds: list[int] | None = None) -> dict:
+                    promotion_seeds: list[int] | None = None, workers: int | None = None) -> dict:
     """Train PPO on sub-action `sub` with the fast agent's RL `config`, evaluate it on held-out
     seeds and save it as a policy skill (unless not `save`), which runs only if it beats the
     running version on `promotion_seeds` (default: `runner.promotion.EPISODES` of
@@ -212,12 +218,15 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
     run id to continue from its last checkpoint (then `config`, `prefix` and the settings
     saved with that run are used). `name`: the run folder's name (default: CleanRL's
     ``world__subtask__seed__time``). `progress` (a `progress.Progress`) shows training in env
-    steps, live, and the evaluations episode by episode.
+    steps, live, and the evaluations episode by episode. `workers`: processes that collect
+    the rollouts (default `actors.default_workers()`: ``RLGPT_WORKERS`` or every core); the
+    result is the same for any number.
     Raises Interrupted (exit 130, run marked interrupted, resumable) on SIGINT/SIGTERM, and
     lets a SandboxError from the reward code through after marking the run failed.
     """
     from rlgpt_cli import seeds
     from rlgpt_cli.learn import ppo
+    from rlgpt_cli.learn.actors import default_workers
     from rlgpt_cli.progress import Progress
     from rlgpt_cli.runner import promotion
     from rlgpt_cli.runner.skills import MACRO_STEP_CAP, load_macros
@@ -259,7 +268,7 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
             store.update_training(training_id, directory=str(run_dir))
             atomic_write_json(run_dir / "run.json", dataclasses.asdict(plan))
         return _run(store, training_id, run_dir, plan, ppo_config, library, prefix, resume is not None,
-                    log, progress, tracking, checkpoint_every)
+                    log, progress, tracking, checkpoint_every, workers or default_workers())
     finally:
         store.close()
 
@@ -287,7 +296,7 @@ def _start_tracking(tracking: Tracking, run_dir: Path, hparams: dict):
 
 
 def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, library, prefix: list,
-         resuming: bool, log, progress, tracking: Tracking, checkpoint_every: int) -> dict:
+         resuming: bool, log, progress, tracking: Tracking, checkpoint_every: int, workers: int) -> dict:
     import torch
     from torch.utils.tensorboard import SummaryWriter
 
@@ -311,20 +320,27 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
             base_steps, base_seconds = curve[-1]["env_steps"], curve[-1]["seconds"]
         log(f"resuming training run {training_id} ({name}) at {done} decisions, {base_steps} env steps")
     macros = plan.rl_config["macro_actions"]
-    log(f"learning {name}: PPO on {ppo_config.num_envs} envs, budget {budget} env steps, "
-        f"macro-actions: {', '.join(macros) or 'none (pure PPO)'}; run {run_dir}")
 
-    make = _env_factory(plan, library, prefix, ppo_config.gamma)
-    envs = ppo.SyncEnvs([functools.partial(make, s) for s in seeds.training(ppo_config.seed, ppo_config.num_envs)])
+    make = EnvFactory(plan, library, prefix, ppo_config.gamma)
+    env_fns = [functools.partial(make, s) for s in seeds.training(ppo_config.seed, ppo_config.num_envs)]
+    envs = ppo.ChunkedCollector(env_fns, ppo_config, workers=workers)
+    try:
+        obs_space, action_space = envs.start()
+    except BaseException:
+        envs.close()
+        raise
+    log(f"learning {name}: PPO on {ppo_config.num_envs} envs ({envs.workers} rollout worker"
+        f"{'s' if envs.workers > 1 else ''}), budget {budget} env steps, "
+        f"macro-actions: {', '.join(macros) or 'none (pure PPO)'}; run {run_dir}")
     # Built here with train's seed (same weights as train would draw) so that validation can
     # play the policy between updates.
     torch.manual_seed(ppo_config.seed)
-    agent = ppo.Agent(envs.single_observation_space, int(envs.single_action_space.n))
+    agent = ppo.Agent(obs_space, int(action_space.n))
     best = _Best(run_dir / "best.pt", agent)
     validated = [max((p["env_steps"] for p in curve if "validation_success" in p), default=0)]
 
     def env_steps() -> int:
-        return base_steps + sum(e.total_env_steps for e in envs.envs)
+        return base_steps + envs.env_steps
 
     hparams = hyperparameters(plan, training_id)
     tracked = _start_tracking(tracking, run_dir, hparams)

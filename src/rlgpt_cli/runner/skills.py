@@ -280,7 +280,7 @@ def _agent(skill, config: dict, state_dict: dict):
     if key not in _AGENTS:
         network = config["network"]
         space = observation_space(get_kit(skill.world), len(config["macro_actions"]))
-        agent = Agent(space, network["n_actions"], use_pos=network.get("use_pos", False))
+        agent = Agent.from_spec(space, network)
         try:
             agent.load_state_dict(state_dict)
         except RuntimeError as exc:
