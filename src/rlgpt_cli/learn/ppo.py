@@ -71,7 +71,7 @@ from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space, create_empty_array
 
 from rlgpt_cli.atomic import atomic_write
-from rlgpt_cli.learn.actors import LocalActors, ProcessActors
+from rlgpt_cli.learn.actors import LocalActors, PoolActors
 
 CHECKPOINT_FORMAT = "rlgpt-ppo-checkpoint"
 POLICY_FORMAT = "rlgpt-ppo-policy"
@@ -949,7 +949,7 @@ class RolloutWorker:
 
     Built from a picklable spec (env factories, the sub-envs' indices in the run, the config),
     so it runs the same in the learner's process (`LocalActors`) and in a worker process
-    (`ProcessActors`): `collect` gets the weights once per update and returns the whole
+    (`PoolActors`): `collect` gets the weights once per update and returns the whole
     rollout as numpy arrays. The sub-envs are grouped into the run's fixed chunks of
     `ENVS_PER_CHUNK` (the indices must cover whole chunks), and each chunk is stepped and
     batched on its own, so every number is the same whichever worker holds the chunk.
@@ -1020,8 +1020,8 @@ class RolloutWorker:
 
 
 class ChunkedCollector:
-    """Rollouts from `workers` `RolloutWorker`s: one in this process, the others each in a
-    worker process (`learn.actors`; another pool with the same calls can replace `ProcessActors`).
+    """Rollouts from `workers` `RolloutWorker`s: in this process when there is one, else each in
+    a worker process of the current executor (`learn.actors.PoolActors`).
 
     The run's sub-envs are cut into fixed chunks of `ENVS_PER_CHUNK`; each worker holds whole,
     consecutive chunks for the whole run. Every update sends each worker the weights once and
@@ -1046,7 +1046,7 @@ class ChunkedCollector:
         self.workers = n_workers
         self._specs = specs
         self._env_steps = [0] * n_workers
-        self.actors: LocalActors | ProcessActors | None = None
+        self.actors: LocalActors | PoolActors | None = None
 
     def start(self) -> tuple[gym.Space, gym.Space]:
         """Build the workers, once; the sub-envs' (observation space, action space)."""
@@ -1055,9 +1055,8 @@ class ChunkedCollector:
         specs = self._specs
         if self.workers == 1:
             self.actors = LocalActors(specs)
-        else:
-            # One share is collected here: the learner's core is free during collection.
-            self.actors = ProcessActors(specs, torch_threads=self.config.torch_threads, here=1)
+        else:  # the learner waits on its pipes meanwhile: its core is the workers'
+            self.actors = PoolActors(specs, torch_threads=self.config.torch_threads)
         self.observation_space, self.action_space = self.actors.call_all("spaces")[0]
         return self.observation_space, self.action_space
 

@@ -219,16 +219,16 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
     saved with that run are used). `name`: the run folder's name (default: CleanRL's
     ``world__subtask__seed__time``). `progress` (a `progress.Progress`) shows training in env
     steps, live, and the evaluations episode by episode. `workers`: processes that collect
-    the rollouts (default `actors.default_workers()`: ``RLGPT_WORKERS`` or every core); the
+    the rollouts (default: the executor's, ``--workers`` / ``RLGPT_WORKERS``, every core); the
     result is the same for any number.
     Raises Interrupted (exit 130, run marked interrupted, resumable) on SIGINT/SIGTERM, and
     lets a SandboxError from the reward code through after marking the run failed.
     """
     from rlgpt_cli import seeds
     from rlgpt_cli.learn import ppo
-    from rlgpt_cli.learn.actors import default_workers
     from rlgpt_cli.progress import Progress
     from rlgpt_cli.runner import promotion
+    from rlgpt_cli.workers import current
     from rlgpt_cli.runner.skills import MACRO_STEP_CAP, load_macros
     from rlgpt_cli.store import Store
 
@@ -268,7 +268,7 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
             store.update_training(training_id, directory=str(run_dir))
             atomic_write_json(run_dir / "run.json", dataclasses.asdict(plan))
         return _run(store, training_id, run_dir, plan, ppo_config, library, prefix, resume is not None,
-                    log, progress, tracking, checkpoint_every, workers or default_workers())
+                    log, progress, tracking, checkpoint_every, workers or current().workers)
     finally:
         store.close()
 
