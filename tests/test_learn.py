@@ -190,6 +190,13 @@ def test_learn_gives_the_same_run_with_one_or_two_rollout_workers(cli, tmp_path,
     assert all(torch.equal(w1[k], w2[k]) for k in w1)
 
 
+def test_learn_refuses_a_budget_below_one_update(cli):
+    r = cli("--json", "learn", "--subtask", "harvest_log", "--steps", "100")
+    assert r.exit_code == 2 and "less than one PPO update" in r.stderr
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and r.stderr.strip().endswith(errors[0]) and r.json()["exit_code"] == 2
+
+
 def test_learn_refuses_a_bad_workers_setting(cli, monkeypatch):
     monkeypatch.setenv("RLGPT_WORKERS", "0")
     r = cli("learn", "--subtask", "harvest_log")

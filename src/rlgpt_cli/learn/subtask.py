@@ -83,6 +83,10 @@ def _check_resources(config) -> None:
 
         if not torch.cuda.is_available():
             raise UsageError("--device cuda: no CUDA device is available here (use cpu or auto)")
+    if config.num_updates < 1:
+        raise UsageError(f"--steps {config.total_timesteps:,} is less than one PPO update "
+                         f"({config.num_envs} envs x {config.num_steps} steps = {config.batch_size:,}); "
+                         f"give --steps >= {config.batch_size:,} or fewer --num-envs")
     check_fits(config.num_envs, config.num_steps, config.num_minibatches)
 
 
