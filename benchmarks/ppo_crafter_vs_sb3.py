@@ -252,10 +252,10 @@ def _instrument(profile: Profile) -> None:
 
 
 def _harvest_log_envs(seed: int, counter: list):
-    """The harvest_log sub-task with the explore macro, as `rlgpt learn --subtask harvest_log`."""
+    """The harvest_log sub-task with the fast agent's macro-actions, as `rlgpt learn --subtask harvest_log`."""
     import tempfile
 
-    from macro_vs_pure import MACROS, rl_config
+    from macro_vs_pure import rl_config
 
     from rlgpt_cli.learn.subtask_env import SubtaskEnv
     from rlgpt_cli.library import Library
@@ -269,7 +269,7 @@ def _harvest_log_envs(seed: int, counter: list):
 
     def make(env_seed: int):
         rewards = RewardSpec(config.reward_code, term.success, config.subtask)
-        env = SubtaskEnv(rewards, load_macros(library, MACROS["harvest_log"]), term.max_episode_steps,
+        env = SubtaskEnv(rewards, load_macros(library, config.macro_actions), term.max_episode_steps,
                          seed=env_seed, library=library)
         counter.append(env)
         return env
