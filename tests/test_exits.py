@@ -57,11 +57,18 @@ def test_json_success_carries_exit_code_0_and_null_error(cli):
     assert doc["plan"]["subactions"]
 
 
+def _as_in_a_terminal() -> None:
+    # A shell without job control starts background commands with SIGINT ignored, and Python
+    # then keeps it ignored (a CI runner may start the suite so): the child gets Ctrl-C as it
+    # would in a terminal.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_saves_iterate_and_prints_the_resume_command(sig, isolated_home):
     proc = subprocess.Popen([sys.executable, "-m", "rlgpt_cli", "iterate", "obtain diamond"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "RLGPT_HOME": str(isolated_home)})
+                            env={**os.environ, "RLGPT_HOME": str(isolated_home)}, preexec_fn=_as_in_a_terminal)
     lines = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:  # wait until the loops are inside a sub-action
