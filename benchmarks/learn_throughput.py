@@ -9,7 +9,8 @@ the arms alternate, so a change in machine load hits all of them. Reported per r
 
 * training: env steps (macro-actions counted by their world steps) per wall-second and per
   CPU-second of the PPO phase, read off the run's progress.json (its last point) and the CPU
-  time of the command and its worker processes (``RUSAGE_CHILDREN``) -- the CPU figure covers
+  time of the command (``RUSAGE_CHILDREN``) and of its worker processes (the command's own
+  ``cpu_seconds.workers``: fork-server workers are not its children) -- the CPU figure covers
   the whole command, start-up and evaluation included, so it is the conservative one;
 * the whole command: wall seconds and env steps (training + validation + evaluation) per
   CPU-second.
@@ -52,6 +53,8 @@ def run_learn(workers: int, steps: int, seed: int) -> dict:
     if proc.returncode not in (0, 1):
         raise SystemExit(f"rlgpt learn failed ({proc.returncode}): {proc.stderr[-2000:]}")
     report = json.loads(proc.stdout)
+    # The fork-server workers are not our children: the command reports their CPU itself.
+    cpu += report["cpu_seconds"]["workers"]
     curve = json.loads((Path(report["run_dir"]) / "progress.json").read_text())["curve"]
     trained, seconds = curve[-1]["env_steps"], curve[-1]["seconds"]
     all_steps = trained + report["eval_env_steps"] + (report["best"]["validation_env_steps"] or 0)

@@ -173,7 +173,7 @@ def test_learn_gives_the_same_run_with_one_or_two_rollout_workers(cli, tmp_path,
     import torch
 
     config = write_config(tmp_path / "rl.json", total_steps=8 * 128)  # one rollout of 8 x 128
-    runs = []
+    runs, cpu = [], []
     for workers in ("1", "2"):
         monkeypatch.setenv("RLGPT_WORKERS", workers)
         r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "8",
@@ -185,9 +185,12 @@ def test_learn_gives_the_same_run_with_one_or_two_rollout_workers(cli, tmp_path,
         weights = torch.load(report["checkpoint"], weights_only=True)["agent"]
         runs.append(([{k: v for k, v in p.items() if k not in ("seconds", "sps", "env_sps")} for p in curve],
                      report["success_rate"], report["env_steps"], weights))
+        cpu.append(report["cpu_seconds"]["workers"])  # this process's stopped workers so far
     (curve1, success1, steps1, w1), (curve2, success2, steps2, w2) = runs
     assert curve1 == curve2 and success1 == success2 and steps1 == steps2 > 0
     assert all(torch.equal(w1[k], w2[k]) for k in w1)
+    # The two rollout workers' time (their start-up and the rollout) is in the second report.
+    assert cpu[1] - cpu[0] >= 1.0
 
 
 def test_learn_refuses_a_budget_below_one_update(cli):

@@ -3,13 +3,14 @@ episodes whatever the number of workers, and the same workers as Ray actors on a
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
 import pytest
 
 from rlgpt_cli.workers.limits import WorkerLimits
-from rlgpt_cli.workers.pool import CRASHED, MEMORY, TIME, LocalPool, WorkerBreach
+from rlgpt_cli.workers.pool import CRASHED, MEMORY, TIME, LocalPool, WorkerBreach, stopped_workers_cpu
 
 SECONDS = 2.0  # short deadlines: the suite runs on 2 shared cores
 
@@ -104,6 +105,52 @@ def test_an_actor_keeps_its_state_between_calls_and_dies_with_a_breach():
         with pytest.raises(WorkerBreach) as err:
             actor.call("extend", range(10 ** 10))
         assert err.value.what == MEMORY and not actor.alive
+
+
+class Rendezvous:
+    """An actor that answers only once the other actor's call has started too."""
+
+    def __init__(self, mine: str, theirs: str):
+        self.mine, self.theirs = mine, theirs
+
+    def meet(self) -> bool:
+        open(self.mine, "w").close()
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.theirs):
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+        return True
+
+
+def burn_cpu(seconds: float) -> float:
+    start = time.process_time()
+    while time.process_time() - start < seconds:
+        pass
+    return seconds
+
+
+def test_calls_to_several_actors_run_at_the_same_time(tmp_path):
+    # Submitted calls start at once: each call waits for the other's, so calls that ran one
+    # after the other would both give up (False) after 10 s.
+    from rlgpt_cli.learn.actors import PoolActors
+
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    actors = PoolActors([functools.partial(Rendezvous, a, b), functools.partial(Rendezvous, b, a)],
+                        torch_threads=None)
+    try:
+        assert actors.call_all("meet") == [True, True]
+    finally:
+        actors.close()
+
+
+def test_the_cpu_time_of_stopped_and_killed_workers_is_counted():
+    # Fork-server workers are not our children, so RUSAGE_CHILDREN never sees their time.
+    before = stopped_workers_cpu()
+    with LocalPool(2, WorkerLimits(seconds=SECONDS, memory_mb=256)) as pool:
+        assert pool.map(burn_cpu, [0.5, 0.5]) == [0.5, 0.5]
+        assert isinstance(pool.map(spin_in_c, [0])[0], WorkerBreach)  # killed at its deadline
+    assert stopped_workers_cpu() - before >= 0.9 + SECONDS * 0.5
 
 
 PLAN = [{"name": "collect_wood", "params": {"n": 5}, "success": "wood >= 5"},

@@ -390,6 +390,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
             raise Interrupted(f"learning {name} stopped by signal {stopper.signal} at {env_steps()} env steps; "
                               f"checkpoint saved; resume with: rlgpt learn --resume {training_id}")
         trained_steps = env_steps()
+        envs.close()  # the rollout workers are done: their memory back, their CPU counted
         best.restore()  # the policy that validated best is the one evaluated and saved
         log(f"trained {name}: {result.global_step} decisions, {trained_steps} env steps in "
             f"{base_seconds + time.time() - started:.0f} s"
@@ -402,6 +403,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
                           "validation_env_steps": best.spent}
         report["recordings"] = recordings
         report["wall_seconds"] = round(base_seconds + time.time() - started, 1)
+        report["cpu_seconds"] = _cpu_seconds()
         store.update_training(training_id, status="ok", success_rate=report["success_rate"])
         return report
     except Interrupted:
@@ -551,6 +553,18 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
         "run_dir": str(run_dir), "tensorboard": str(run_dir / "tb"), "checkpoint": str(run_dir / "checkpoint.pt"),
         "curve": str(curve_png), "curve_points": len(curve),
     }
+
+
+def _cpu_seconds() -> dict[str, float]:
+    """CPU time so far of this process (and the children it waited for) and of the local
+    worker processes it ran (rollouts, evaluation): what the command cost on every core."""
+    import resource
+
+    from rlgpt_cli.workers.pool import stopped_workers_cpu
+
+    own = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                 resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return {"learner": round(own, 2), "workers": round(stopped_workers_cpu(), 2)}
 
 
 def smooth(values: list[float], weight: float = 0.6) -> list[float]:

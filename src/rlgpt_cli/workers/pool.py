@@ -139,6 +139,27 @@ def _ctx():
     return _context
 
 
+_stopped_cpu = 0.0
+
+
+def stopped_workers_cpu() -> float:
+    """CPU seconds (user + system) of the local workers this process has stopped or killed.
+
+    Fork-server workers are the server's children, not ours, so our ``RUSAGE_CHILDREN`` never
+    counts them: each worker's time is read from /proc as it ends (0 where there is no /proc).
+    """
+    return _stopped_cpu
+
+
+def _cpu_seconds(pid: int | None) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def _signal_name(number: int) -> str:
     try:
         return signal.Signals(number).name
@@ -163,6 +184,7 @@ class _Worker:
         self.job: Any = None  # what the running message is for (the pool's index)
         self.progress: Any = None
         self.killed = False
+        self.cpu_counted = False
 
     @property
     def busy(self) -> bool:
@@ -173,7 +195,14 @@ class _Worker:
         self.job, self.progress = job, None
         self.deadline = time.monotonic() + self.limits.seconds
 
+    def _count_cpu(self) -> None:
+        global _stopped_cpu
+        if not self.cpu_counted and self.process.is_alive():
+            _stopped_cpu += _cpu_seconds(self.process.pid)
+        self.cpu_counted = True
+
     def kill(self) -> None:
+        self._count_cpu()
         self.killed = True
         if self.process.is_alive():
             self.process.kill()
@@ -182,6 +211,7 @@ class _Worker:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def stop(self) -> None:
+        self._count_cpu()  # idle, so its time is final; then it may exit on its own
         try:
             self.conn.send(("stop",))
             self.process.join(timeout=2)
@@ -355,6 +385,14 @@ class Actor:
         if self._pending is not None or self._worker.busy:
             raise RuntimeError("an actor runs one call at a time: take the last result first")
         self._pending = message
+        self._send_pending()
+
+    def _send_pending(self) -> None:
+        # Sent at once when the worker is up, so several actors' calls run at the same time;
+        # a worker still starting gets it from result(), once it says it is ready.
+        if self._pending is not None and self._worker.ready:
+            self._worker.send(self._pending, "actor")
+            self._pending = None
 
     def submit(self, method: str, *args) -> None:
         """Start ``method(*args)``; take its answer with :meth:`result`."""
@@ -363,9 +401,7 @@ class Actor:
     def result(self):
         w = self._worker
         while True:
-            if self._pending is not None and w.ready:
-                w.send(self._pending, "actor")
-                self._pending = None
+            self._send_pending()
             for _, event in _events([w]):
                 if event[0] == "ready":
                     w.ready = True
