@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -227,6 +229,28 @@ def test_offline_provider_round_trip(tmp_path, store, monkeypatch):
     assert client.prompt("critic", context).cached is False  # the offline model is never cached
     assert not (tmp_path / "cache").exists()
     assert [c["model"] for c in store.model_calls()] == ["rlgpt/offline"] * 2
+
+
+def test_the_offline_model_answers_without_litellm(tmp_path):
+    # litellm takes seconds to import: a command on the offline model must not pay for it.
+    code = ("import sys\nfrom rlgpt_cli.cli import main\nsys.argv = ['rlgpt', '--json', 'plan', 'eat cow']\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\n"
+            "print('litellm' in sys.modules, code, file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "RLGPT_HOME": str(tmp_path), "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert out.stderr.split()[-2:] == ["False", "0"], out.stderr
+    assert json.loads(out.stdout)["model"] == "rlgpt/offline"
+
+
+def test_the_offline_model_answers_the_same_through_litellm(tmp_path, monkeypatch):
+    from rlgpt_cli.models.prompts import render
+
+    monkeypatch.setitem(offline_provider.answerers, "critic", lambda context: json.loads(GOOD))
+    context = {"task": "t", "subaction": {}, "kind": "code", "attempt": "", "results": {}}
+    direct = ModelClient(Settings(home=tmp_path)).prompt("critic", context)
+    through = _import_litellm().completion(model="rlgpt/offline", messages=render("critic", context, tmp_path))
+    assert through.choices[0].message.content == direct.text
+    assert (through.usage.prompt_tokens, through.usage.completion_tokens) == (direct.tokens_in, direct.tokens_out)
 
 
 def test_offline_provider_without_answerer(tmp_path, monkeypatch):

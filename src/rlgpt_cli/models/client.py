@@ -1,4 +1,5 @@
-"""Every model call rlgpt makes goes through ``ModelClient``, and through litellm.
+"""Every model call rlgpt makes goes through ``ModelClient``, and through litellm (except the
+built-in offline model's, which rlgpt answers itself: see ``offline_provider``).
 
 It adds what litellm leaves to the caller: retries with backoff on transient faults,
 structured answers validated against a pydantic schema (with repair turns), a disk cache,
@@ -22,6 +23,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from rlgpt_cli.errors import BudgetExceeded, ModelError, RlgptError
 from rlgpt_cli.models.cache import DiskCache, cache_key
 from rlgpt_cli.models.offline_provider import PROVIDER
+from rlgpt_cli.models.offline_provider import answer as offline_answer
+from rlgpt_cli.models.offline_provider import usage as offline_usage
 from rlgpt_cli.settings import OLLAMA_PREFIXES
 
 if TYPE_CHECKING:
@@ -338,6 +341,8 @@ class ModelClient:
 
     def _send(self, prompt_name: str, messages: list[dict[str, Any]], params: dict[str, Any]) -> _Reply:
         """One request, retried on transient faults; recorded whatever happens."""
+        if self.offline:
+            return self._send_offline(prompt_name, messages)
         litellm = _import_litellm()
         kwargs = dict(params)
         if self.api_base:
@@ -388,6 +393,22 @@ class ModelClient:
                 continue
             self.cost_usd += reply.cost_usd
             return reply
+
+    def _send_offline(self, prompt_name: str, messages: list[dict[str, Any]]) -> _Reply:
+        """The built-in offline model, asked here (see ``offline_provider``): no retries, since
+        it has no transient faults; an answerer's failure is recorded and raised."""
+        self._check_calls()
+        self.calls += 1
+        started = time.perf_counter()
+        try:
+            text = offline_answer(self.model.split("/", 1)[1], messages)
+        except RlgptError as exc:
+            self._record(prompt_name, _Reply("", 0.0, 0, 0, time.perf_counter() - started, messages=messages),
+                         error=exc.message)
+            raise
+        tokens_in, tokens_out = offline_usage(messages, text)
+        return _Reply(text, 0.0, tokens_in, tokens_out, time.perf_counter() - started,
+                      served_model=self.model, messages=messages)
 
     def _reply(self, litellm, response, latency: float, messages: list[dict[str, Any]]) -> _Reply:
         text = response.choices[0].message.content or ""

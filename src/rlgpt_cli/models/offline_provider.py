@@ -1,5 +1,9 @@
-"""The offline model ``rlgpt/offline``: a litellm custom provider, so it goes through the
-same ``litellm.completion`` path (retries, validation, cost, logging) as any real model.
+"""The offline model ``rlgpt/offline``, answered by rlgpt itself.
+
+``ModelClient`` calls :func:`answer` directly, with the same call budget, validation, repair
+turns and logging as any model, but without importing litellm (seconds of start-up, for a
+model that needs none of it). It is also registered as a litellm custom provider
+(:func:`handler`), so ``litellm.completion(model="rlgpt/offline", ...)`` answers the same.
 
 It is not an LLM. It reads the prompt name and the task context from the
 ``<rlgpt-context prompt="...">`` JSON block (see ``models.prompts``), i.e. exactly what
@@ -53,6 +57,11 @@ def rough_tokens(text: str) -> int:
     return (len(text) + 3) // 4
 
 
+def usage(messages: list[dict[str, Any]], text: str) -> tuple[int, int]:
+    """(prompt tokens, completion tokens) of an offline exchange, counted roughly."""
+    return sum(rough_tokens(json.dumps(m.get("content", ""))) for m in messages), rough_tokens(text)
+
+
 def answer(model: str, messages: list[dict[str, Any]]) -> str:
     """The offline model's reply text to ``messages``."""
     from rlgpt_cli.models.prompts import parse_messages
@@ -99,8 +108,7 @@ def handler():
             response.choices[0].finish_reason = "stop"
             response.model = f"{PROVIDER}/{model}"
             response.created = int(time.time())
-            prompt_tokens = sum(rough_tokens(json.dumps(m.get("content", ""))) for m in messages)
-            completion_tokens = rough_tokens(text)
+            prompt_tokens, completion_tokens = usage(messages, text)
             response.usage = litellm.Usage(
                 prompt_tokens=prompt_tokens,
                 completion_tokens=completion_tokens,
