@@ -44,7 +44,9 @@ def test_render_carries_header_placeholders_and_context(tmp_path):
     assert "rlgpt-prompt" not in system["content"] + user["content"]
     assert system["content"].startswith("You are the slow agent")
     assert 'game world "crafter"' in system["content"]
-    assert user["content"].startswith("Task: make a wood pickaxe\n")
+    assert user["content"].startswith('Plan the sub-actions for the task described in "task"')
+    # The task is in the context once, not repeated above it.
+    assert user["content"].count("make a wood pickaxe") == 1
     block = user["content"].split('<rlgpt-context prompt="slow_agent">\n', 1)[1].split("\n</rlgpt-context>", 1)[0]
     assert json.loads(block) == PLAN_CONTEXT
     assert parse_messages([system, user]) == ("slow_agent", PLAN_CONTEXT)

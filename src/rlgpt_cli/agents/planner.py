@@ -151,7 +151,7 @@ def make_plan(client, task, library_skills: list[dict], feedback: list[dict] | N
             raise InvalidAnswer("the plan cannot run: " + "; ".join(problems))
 
     result = client.prompt("slow_agent", {
-        "task": task.to_dict(),
+        "task": {k: v for k, v in task.to_dict().items() if k != "aliases"},  # names only the CLI resolves
         "world": task.world,
         "knowledge": compact_knowledge(know),
         "library": relevant(library_skills, know),

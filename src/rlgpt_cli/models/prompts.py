@@ -191,9 +191,10 @@ def _json_default(value: Any) -> Any:
 
 def context_json(context: dict[str, Any]) -> str:
     """The context as canonical JSON: sorted keys, so equal contexts give equal prompts; one
-    line per top-level key and per item of a top-level list (readable, and few tokens)."""
+    line per top-level key and per item of a top-level list, each line without spaces after
+    separators (readable, and a fifth fewer tokens: small models have 4k contexts)."""
     def dump(value: Any) -> str:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_json_default)
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=_json_default, separators=(",", ":"))
 
     lines = []
     for key in sorted(context):
