@@ -13,7 +13,11 @@ published table and BALROG's progression metric.
     `stats.jsonl` (one line per episode: `length`, `reward`, `achievement_<name>` counts, as
     `crafter.Recorder` writes them), so crafter's analysis scripts read it; the Crafter score
     (geometric mean of the 22 success rates in percent, +1 offset) is computed from that file.
-    An episode that would end past the budget is left out.
+    An episode that would end past the budget is left out. Building drops many worlds before
+    they end (a judged episode stops at its plan's end or its first failed stage): those lines
+    are marked ``"cut": true``, and the score is also given over only the episodes the world
+    ended (death or the step limit), as ``crafter.Recorder`` would have written them -- the
+    budget still counts every step of the dropped ones.
 (b) **The final agent** on `--episodes` (>= 100) held-out seeds: success rate, the 22
     achievement rates, the Crafter score.
 
@@ -170,6 +174,7 @@ def main() -> None:
     from ablation import build_agent
     from rlgpt_cli.reports import append_stats
     from rlgpt_cli.worlds.base import get_kit
+    from rlgpt_cli.worlds.stats import CUT
 
     os.environ.setdefault("RLGPT_HOME", tempfile.mkdtemp(prefix="rlgpt-score-"))
     kit = get_kit("crafter")
@@ -189,6 +194,9 @@ def main() -> None:
     stats.unlink(missing_ok=True)
     append_stats(opts.out, lines)
     protocol = protocol_summary(read_stats(stats), opts.budget, names)  # scored from the file itself
+    # As crafter.Recorder would have written them: only the episodes the world ended (death, the
+    # step limit); the dropped ones still spent the budget.
+    ended = protocol_summary([line for line in lines if not line.get(CUT)], opts.budget, names)
     state = built["state"]
     final_lines = recorder.lines("play")[:opts.episodes]
     out = {
@@ -199,6 +207,7 @@ def main() -> None:
                   "wall_s": round(build_s, 1)},
         "protocol": {**protocol, "stats_jsonl": str(stats),
                      "build_episodes_in_budget": sum(1 for _ in within_budget(recorder.lines("build"), opts.budget))},
+        "protocol_ended_episodes": ended,
         "final_agent": {"episodes": final["episodes"], "seeds": [final["seeds"][0], final["seeds"][-1]],
                         "max_steps_per_episode": final["max_steps"], "success_rate": final["success_rate"],
                         "crafter_score": final["crafter_score"], "deaths": final["deaths"],
@@ -226,10 +235,14 @@ def render(out: dict) -> None:
     print(f"protocol: {p['episodes']} episodes, {p['env_steps']:,} of {p['budget']:,} env steps "
           f"({p['build_episodes_in_budget']} of them building): Crafter score {p['crafter_score']:.1f}, "
           f"BALROG progression {p['balrog_progression']:.1f}%  [{p['stats_jsonl']}]")
+    e = out["protocol_ended_episodes"]
+    print(f"protocol, only the episodes the world ended (as crafter.Recorder writes them; the budget still "
+          f"counts every step): {e['episodes']} episodes, Crafter score {e['crafter_score']:.1f}")
     print(f"final agent: {f['episodes']} held-out episodes (seeds {f['seeds'][0]}..{f['seeds'][1]}): success "
           f"{f['success_rate']:.0%}, Crafter score {f['crafter_score']:.1f}, BALROG progression "
           f"{f['balrog_progression']:.1f}%, {f['deaths']} deaths")
-    rows = sorted([("rlgpt, 1M-step protocol", p["crafter_score"]), ("rlgpt, final agent", f["crafter_score"]),
+    rows = sorted([("rlgpt, protocol, every episode", p["crafter_score"]),
+                   ("rlgpt, protocol, ended episodes", e["crafter_score"]), ("rlgpt, final agent", f["crafter_score"]),
                    *out["published_crafter_scores"].items()], key=lambda r: -r[1])
     print(f"\n{'agent':34} {'Crafter score':>13}")
     for name, score in rows:

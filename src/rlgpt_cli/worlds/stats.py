@@ -29,11 +29,16 @@ def logged(world, names: list[str]):
     return _EpisodeLog(world, path, names) if path else world
 
 
+CUT = "cut"
+"""Key of a logged line whose episode was dropped before the world ended it (no death, no step
+limit): ``crafter.Recorder`` would not have written it; crafter's analysis ignores the key."""
+
+
 class _EpisodeLog:
     """A world that appends each episode's line when it ends, when the world resets, or when it
     closes (a judged episode or a sub-task env drops its world mid-episode: it counts as it
-    stands). One ``write`` per line on a file opened for appending, so lines from several
-    processes do not interleave."""
+    stands, marked ``CUT``). One ``write`` per line on a file opened for appending, so lines
+    from several processes do not interleave."""
 
     def __init__(self, world, path: str, names: list[str]):
         self._world, self._path, self._names = world, path, names
@@ -43,9 +48,10 @@ class _EpisodeLog:
     def __getattr__(self, name):
         return getattr(self._world, name)
 
-    def _flush(self) -> None:
+    def _flush(self, ended: bool = False) -> None:
         if self._length:
-            line = json.dumps(episode_stats(self._length, self._reward, self._achievements, self._names)) + "\n"
+            stats = episode_stats(self._length, self._reward, self._achievements, self._names)
+            line = json.dumps(stats if ended else {**stats, CUT: True}) + "\n"
             with open(self._path, "a", encoding="utf-8") as fh:
                 fh.write(line)
         self._length, self._reward, self._achievements = 0, 0.0, {}
@@ -63,7 +69,7 @@ class _EpisodeLog:
         self._reward += float(out[1])
         self._achievements = out[4].get("achievements", self._achievements)
         if out[2] or out[3]:
-            self._flush()
+            self._flush(ended=True)
             self._ended = True
         return out
 
