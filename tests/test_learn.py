@@ -183,14 +183,19 @@ def test_learn_gives_the_same_run_with_one_or_two_rollout_workers(cli, tmp_path,
         with open(os.path.join(report["run_dir"], "progress.json")) as f:
             curve = json.load(f)["curve"]
         weights = torch.load(report["checkpoint"], weights_only=True)["agent"]
-        runs.append(([{k: v for k, v in p.items() if k not in ("seconds", "sps", "env_sps")} for p in curve],
+        timing = ("seconds", "sps", "env_sps", "cpu_seconds")
+        runs.append(([{k: v for k, v in p.items() if k not in timing} for p in curve],
                      report["success_rate"], report["env_steps"], weights))
-        cpu.append(report["cpu_seconds"]["workers"])  # this process's stopped workers so far
+        cpu.append((report["cpu_seconds"], curve[-1]["cpu_seconds"]))
     (curve1, success1, steps1, w1), (curve2, success2, steps2, w2) = runs
     assert curve1 == curve2 and success1 == success2 and steps1 == steps2 > 0
     assert all(torch.equal(w1[k], w2[k]) for k in w1)
-    # The two rollout workers' time (their start-up and the rollout) is in the second report.
-    assert cpu[1] - cpu[0] >= 1.0
+    # The two rollout workers' time (their start-up and the rollout) is in the second report
+    # (this process's workers so far), and each point of the curve says what the run had cost
+    # by then, on every core: less than the whole command, which went on to evaluate.
+    (report1, point1), (report2, point2) = cpu
+    assert report2["workers"] - report1["workers"] >= 1.0
+    assert 0 < point2 < report2["learner"] + report2["workers"]
 
 
 def test_learn_refuses_a_budget_below_one_update(cli):

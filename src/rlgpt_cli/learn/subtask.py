@@ -360,7 +360,7 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         point = {"update": m["update"], "global_step": m["global_step"], "env_steps": env_steps(),
                  "seconds": base_seconds + time.time() - started, "success_rate": m["success_rate"],
                  "episodic_return": m["episodic_return"], "episodes": m["episodes"], "sps": m["sps"],
-                 "env_sps": m["env_sps"]}
+                 "env_sps": m["env_sps"], "cpu_seconds": round(sum(_cpu_seconds().values()), 2)}
         last = m["update"] == m["num_updates"] or point["env_steps"] >= budget
         due = point["env_steps"] - validated[0] >= budget / VALIDATIONS
         if plan.validation_seeds and stopper.signal is None and (last or due):
@@ -560,11 +560,11 @@ def _cpu_seconds() -> dict[str, float]:
     worker processes it ran (rollouts, evaluation): what the command cost on every core."""
     import resource
 
-    from rlgpt_cli.workers.pool import stopped_workers_cpu
+    from rlgpt_cli.workers.pool import workers_cpu
 
     own = sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
                                                  resource.getrusage(resource.RUSAGE_CHILDREN)))
-    return {"learner": round(own, 2), "workers": round(stopped_workers_cpu(), 2)}
+    return {"learner": round(own, 2), "workers": round(workers_cpu(), 2)}
 
 
 def smooth(values: list[float], weight: float = 0.6) -> list[float]:

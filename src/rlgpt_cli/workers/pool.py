@@ -24,6 +24,7 @@ import shutil
 import signal
 import tempfile
 import time
+import weakref
 from typing import Any, Callable
 
 from rlgpt_cli.errors import SandboxError
@@ -140,6 +141,7 @@ def _ctx():
 
 
 _stopped_cpu = 0.0
+_running: "weakref.WeakSet[_Worker]" = weakref.WeakSet()
 
 
 def stopped_workers_cpu() -> float:
@@ -149,6 +151,13 @@ def stopped_workers_cpu() -> float:
     counts them: each worker's time is read from /proc as it ends (0 where there is no /proc).
     """
     return _stopped_cpu
+
+
+def workers_cpu() -> float:
+    """CPU seconds of every local worker this process started: those it stopped, and those
+    still running so far (read from /proc now)."""
+    return _stopped_cpu + sum(_cpu_seconds(w.process.pid) for w in list(_running)
+                              if not w.cpu_counted and w.process.is_alive())
 
 
 def _cpu_seconds(pid: int | None) -> float:
@@ -185,6 +194,7 @@ class _Worker:
         self.progress: Any = None
         self.killed = False
         self.cpu_counted = False
+        _running.add(self)
 
     @property
     def busy(self) -> bool:
