@@ -166,13 +166,15 @@ class EnvFactory:
 
     def __call__(self, seed: int):
         from rlgpt_cli.learn.subtask_env import SubtaskEnv
+        from rlgpt_cli.runner.episode import subaction_judge
         from rlgpt_cli.runner.rewards import RewardSpec
         from rlgpt_cli.runner.skills import load_macros
 
         plan, term = self.plan, self.plan.rl_config["termination"]
         rewards = RewardSpec(plan.rl_config["reward_code"], term["success"], plan.subtask["name"])
         macros = load_macros(self.library, plan.rl_config["macro_actions"], plan.macro_versions)
-        return SubtaskEnv(rewards, macros, term["max_episode_steps"], prefix=self.prefix, seed=seed, gamma=self.gamma,
+        return SubtaskEnv(rewards, macros, term["max_episode_steps"], judge=subaction_judge(plan.subtask),
+                          prefix=self.prefix, seed=seed, gamma=self.gamma,
                           macro_step_cap=plan.macro_step_cap, world=plan.world, task=plan.task,
                           library=self.library)
 

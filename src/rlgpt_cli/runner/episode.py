@@ -85,7 +85,8 @@ def _near(api) -> Callable[[str], bool] | None:
     return (lambda target: bool(nearby(target))) if nearby else None
 
 
-def _state(info: dict) -> dict:
+def state_of(info: dict) -> dict:
+    """The achievements and inventory in a step's ``info`` (copies: what a stage is judged on)."""
     return {"achievements": dict(info.get("achievements", {})), "inventory": dict(info.get("inventory", {}))}
 
 
@@ -115,7 +116,7 @@ def run_stages(env, api, stages: list[Stage], info: dict, *, max_steps: float = 
     danger, then the stage's skill resumes where it was; its steps count in the stage's, and
     the stage is judged as before, on the state after its skill returned.
     """
-    state, last = _state(info), info
+    state, last = state_of(info), info
     results: list[StageResult] = []
     steps, died, ended = 0, False, False
     for stage in stages:
@@ -127,7 +128,7 @@ def run_stages(env, api, stages: list[Stage], info: dict, *, max_steps: float = 
         res = run_skill(stage.skill, env, api, max_steps=budget, params=stage.params, library=library, guard=guard)
         steps += res.steps
         if res.info:
-            state, last = _state(res.info), res.info
+            state, last = state_of(res.info), res.info
         # Judged here, from the world's state, after the skill has returned: never by the skill.
         failed = stage_success(stage, before, {**state, "alive": not res.terminated}, _near(api))
         ok = not failed
@@ -238,20 +239,32 @@ def summarise(episodes: list[Episode], judged: list[str]) -> dict:
     return out
 
 
-def stage_from_subaction(sub: dict, skill, max_steps: int = STAGE_STEPS) -> Stage:
-    """The stage for a plan's sub-action: its skill with the plan's ``params``, and its success
-    check. A skill with a ``count`` (or ``n``) parameter the plan does not set collects what the
-    plan needs (``wood >= 5`` → ``count=5``)."""
-    effects = facts.parse(sub.get("effects", []))
+def subaction_judge(sub: dict) -> Stage:
+    """What judges a plan's sub-action, without a skill: its name, effects and success check
+    (PPO training judges its sub-task's episodes by it, as a stage is judged here)."""
     try:
         check = checks.parse(sub.get("success"))
     except checks.CheckError as exc:
         raise UsageError(f"sub-action {sub['name']}: {exc}") from None
-    gains = check.gains() or effects.get("inventory", {})
+    return Stage(sub["name"], None, facts.parse(sub.get("effects", [])), check=check)
+
+
+def judge_state(stage: Stage, before: dict, info: dict, api, alive: bool) -> list[str]:
+    """:func:`stage_success` for the world's state in step ``info`` (``before``: see
+    :func:`state_of`), ``near`` clauses answered by ``api``."""
+    return stage_success(stage, before, {**state_of(info), "alive": alive}, _near(api))
+
+
+def stage_from_subaction(sub: dict, skill, max_steps: int = STAGE_STEPS) -> Stage:
+    """The stage for a plan's sub-action: its skill with the plan's ``params``, and its success
+    check. A skill with a ``count`` (or ``n``) parameter the plan does not set collects what the
+    plan needs (``wood >= 5`` → ``count=5``)."""
+    judge = subaction_judge(sub)
+    gains = judge.check.gains() or judge.effects.get("inventory", {})
     amount = next((p for p in ("count", "n") if p in (skill.params or {})), None)
     params = {amount: next(iter(gains.values()))} if amount and len(gains) == 1 else {}
     params.update({k: v for k, v in (sub.get("params") or {}).items() if k in (skill.params or {})})
-    return Stage(sub["name"], skill, effects, params=params, max_steps=max_steps, check=check)
+    return Stage(sub["name"], skill, judge.effects, params=params, max_steps=max_steps, check=judge.check)
 
 
 def plan_stages(subactions: list[dict], library) -> list[Stage]:
