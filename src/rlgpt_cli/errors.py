@@ -23,7 +23,7 @@ class ExitCode(IntEnum):
     SANDBOX = 4  # LLM-written code refused or stopped by the sandbox
     WORLD = 5  # the world could not start or misbehaved
     BUDGET = 6  # a cost, call or step budget ran out
-    LIBRARY = 7  # skill library or run store problem: broken, tampered, locked, damaged or unwritable
+    LIBRARY = 7  # skill library or run store problem: broken, tampered, locked, damaged or unwritable; a full disk
     INTERRUPTED = 130  # Ctrl-C / SIGTERM; state was saved
 
 
