@@ -50,7 +50,7 @@ def rl_config(name: str, library):
     from rlgpt_cli.agents.coder import write_rl_config
     from rlgpt_cli.agents.planner import catalogue, make_plan
     from rlgpt_cli.models.client import ModelClient
-    from rlgpt_cli.runner.episode import subaction_judge
+    from rlgpt_cli.runner.checks import judge_of
     from rlgpt_cli.settings import Settings
     from rlgpt_cli.worlds.tasks import resolve_task
 
@@ -60,7 +60,7 @@ def rl_config(name: str, library):
     sub = plan.subactions[-1].model_dump()
     config, _ = write_rl_config(client, task, sub, catalogue(library), [], total_steps=1,
                                 max_episode_steps=task.max_steps)
-    return config, subaction_judge(sub)
+    return config, judge_of(sub)
 
 
 class Outcomes:

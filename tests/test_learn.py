@@ -33,12 +33,12 @@ def make_env(library, macros, reward=WOOD_REWARD, success=SUCCESS_WOOD, max_step
     """The env of sub-action collect_wood, judged by the plan's success ``check`` (the runner's);
     ``success`` is the model's termination.success, which decides nothing in training."""
     from rlgpt_cli.learn.subtask_env import SubtaskEnv
-    from rlgpt_cli.runner.episode import subaction_judge
+    from rlgpt_cli.runner.checks import judge_of
     from rlgpt_cli.runner.rewards import RewardSpec
     from rlgpt_cli.runner.skills import load_macros
 
     rewards = RewardSpec(reward, success, "collect_wood")
-    judge = subaction_judge({"name": "collect_wood", "success": check})
+    judge = judge_of({"name": "collect_wood", "success": check})
     return SubtaskEnv(rewards, load_macros(library, macros), max_steps, judge=judge, seed=3, **kwargs)
 
 

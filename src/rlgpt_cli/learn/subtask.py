@@ -167,14 +167,14 @@ class EnvFactory:
 
     def __call__(self, seed: int):
         from rlgpt_cli.learn.subtask_env import SubtaskEnv
-        from rlgpt_cli.runner.episode import subaction_judge
+        from rlgpt_cli.runner.checks import judge_of
         from rlgpt_cli.runner.rewards import RewardSpec
         from rlgpt_cli.runner.skills import load_macros
 
         plan, term = self.plan, self.plan.rl_config["termination"]
         rewards = RewardSpec(plan.rl_config["reward_code"], term["success"], plan.subtask["name"])
         macros = load_macros(self.library, plan.rl_config["macro_actions"], plan.macro_versions)
-        return SubtaskEnv(rewards, macros, term["max_episode_steps"], judge=subaction_judge(plan.subtask),
+        return SubtaskEnv(rewards, macros, term["max_episode_steps"], judge=judge_of(plan.subtask),
                           prefix=self.prefix, seed=seed, gamma=self.gamma,
                           macro_step_cap=plan.macro_step_cap, world=plan.world, task=plan.task,
                           library=self.library)
@@ -538,6 +538,8 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
         "macro_actions": rl["macro_actions"], "macro_versions": plan.macro_versions,
         "macro_step_cap": plan.macro_step_cap, "reward_code": rl["reward_code"],
         "termination": rl["termination"], "ppo": plan.ppo, "deterministic": False,
+        # What judged its training episodes, and judges when it stops (runner.checks.judge_of).
+        "subaction": {k: plan.subtask.get(k) for k in ("name", "success", "effects")},
     }
     state = {k: v.detach().cpu() for k, v in result.agent.state_dict().items()}
     macros = rl["macro_actions"]

@@ -20,7 +20,7 @@ come from the skill runner (`runner.skills`), which also runs trained policies a
   sub-task succeeds, which also terminates the episode. A reward function that raises, or
   returns something that is not a finite number, stops training with a one-line
   `SandboxError` (nothing is caught and silently zeroed).
-* **Success is the runner's**: the sub-action's own judge (`runner.episode.subaction_judge`:
+* **Success is the runner's**: the sub-action's own judge (`runner.checks.Judge`:
   the plan's success check, else its default rule) over the world's info since the start
   state, decided after the reward code returned — as a stage is judged in `run_stages`. The
   model's `termination.success` decides nothing here (not the +1, the episode end, or the
@@ -44,7 +44,8 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from rlgpt_cli.errors import UsageError
-from rlgpt_cli.runner.episode import Stage, judge_state, run_stages, state_of
+from rlgpt_cli.runner.checks import Judge, state_of
+from rlgpt_cli.runner.episode import run_stages
 from rlgpt_cli.runner.rewards import RewardSpec
 from rlgpt_cli.runner.skills import MACRO_STEP_CAP, MacroActions, observation_space
 from rlgpt_cli.settings import DEFAULT_WORLD
@@ -59,7 +60,7 @@ class SubtaskEnv(gym.Env):
 
     Args:
         rewards: the compiled reward function (`RewardSpec`).
-        judge: the sub-action's `runner.episode.Stage` that decides success (`subaction_judge`).
+        judge: what decides the sub-task's success (`runner.checks.judge_of` of the sub-action).
         macros: library skills inserted as macro-actions (may be empty: pure PPO).
         max_episode_steps: env steps after the start state before truncation.
         prefix: runner Stages run at reset to reach the start state.
@@ -73,7 +74,7 @@ class SubtaskEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, rewards: RewardSpec, macros: list, max_episode_steps: int, *, judge: Stage, prefix: list = (),
+    def __init__(self, rewards: RewardSpec, macros: list, max_episode_steps: int, *, judge: Judge, prefix: list = (),
                  seed: int | None = None, gamma: float = 0.99, macro_step_cap: int = MACRO_STEP_CAP,
                  world: str = DEFAULT_WORLD, task: str | None = None, library=None):
         from rlgpt_cli.worlds.base import get_kit
@@ -151,7 +152,7 @@ class SubtaskEnv(gym.Env):
         self.total_env_steps += 1
         reward = self.rewards.reward(prev, obs, info)
         # Judged by the runner from the world's own info, after the reward code returned.
-        success = not judge_state(self.judge, self._start, info, self.api, alive=not dead)
+        success = not self.judge.failed_at(self._start, info, self.api, alive=not dead)
         if success:
             reward += 1.0
         return reward, (success or dead, success)
