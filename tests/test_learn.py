@@ -162,7 +162,8 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
     from rlgpt_cli.worlds.crafter.env import CrafterWorld
     from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
 
-    config = write_config(tmp_path / "rl.json")
+    # The model's termination.success always holds: it decides neither training nor the policy's stop.
+    config = write_config(tmp_path / "rl.json", termination={"success": "True", "max_episode_steps": 60})
     r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "1",
             "--episodes", "2")
     assert r.exit_code in (0, 1), r.stderr
@@ -186,8 +187,11 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
     obs, info = world.reset(seed=7)
     api = CrafterAPI()
     api.observe(obs, info)
+    assert skill.load_policy()[1]["subaction"]["name"] == "collect_wood"
     result = run_skill(skill, world, api, max_steps=40, library=open_library(Settings.resolve()))
-    assert result.error is None and 0 < result.steps <= 40
+    # It stops when its sub-action's judge holds (wood collected), not at once on the expression.
+    assert result.error is None and 1 < result.steps <= 40
+    assert (result.returned is True) == (api.achievements.get("collect_wood", 0) > 0)
 
     # A policy samples its actions; an episode on the same seed is the same episode.
     from rlgpt_cli.runner.episode import Stage, run_episode
