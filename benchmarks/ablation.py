@@ -3,6 +3,7 @@ at the same env-step budget, over several seeds, on the benchmark task and on ob
 
     python benchmarks/ablation.py [--json] [--tasks crafter "obtain diamond"] [--seeds 3]
         [--max-steps 200000] [--variants "pure RL,pure code"] [--out FILE]
+        [--workers N] [--executor local|ray] [--ray-address ADDRESS]
 
 Each variant starts from an empty library in a fresh RLGPT_HOME and gets the same env-step
 budget (evaluation episodes and training both count); its agent is then evaluated on the same
@@ -13,6 +14,12 @@ held-out seeds. The variants, as in the paper's ablation:
 - pure code: the fast agent writes code for every sub-action (no RL), with the critic;
 - no critic: slow + fast agents, the fast agent sees only raw success rates;
 - RL-GPT: slow + fast + critic; failing code moves to RL with coded macro-actions.
+
+Every variant x seed is one job on the current executor (`--workers`, `--executor`, as rlgpt's
+own options; default every core, local processes): the jobs run at the same time, each in its
+own worker process (a Ray actor's worker with `--executor ray`), and each job's episodes run in a
+worker of its own on that node. A job depends only on its task, variant, seed and budgets, so
+the results are the same whatever the number of workers or the executor.
 
 The metric is the task's success rate, or the Crafter score for the benchmark task (`crafter`,
 all 22 achievements, which no episode completes). Per task the report gives mean +- sd over the
@@ -29,9 +36,13 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 HELD_OUT = 20  # held-out episodes every variant's agent is evaluated on
+# A job is a whole iterate or learn run: the deadline of one message is a day, and its address
+# space is not capped (1 TB), so the episode workers it opens set their own caps below it.
+JOB_SECONDS, JOB_MEMORY_MB = 86_400.0, 1_048_576
 
 
 def build_agent(task_name: str, seed: int, max_steps: int, episodes: int, **config) -> dict:
@@ -63,31 +74,29 @@ def build_agent(task_name: str, seed: int, max_steps: int, episodes: int, **conf
             "model": settings.model, "home": str(home)}
 
 
-def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, **config) -> dict:
+def variant_iterate(task_name: str, seed: int, max_steps: int, episodes: int, held_out: int = HELD_OUT,
+                    **config) -> dict:
     """One run of the two loops (or a restricted form); its agent on held-out seeds."""
-    from rlgpt_cli import seeds
-    from rlgpt_cli.usecases import evaluate_task
-
     built = build_agent(task_name, seed, max_steps, episodes, **config)
     state = built["state"]
-    return {**held_out_scores(built["task"], built["subactions"], built["library"], seed),
+    return {**held_out_scores(built["task"], built["subactions"], built["library"], seed, held_out),
             "env_steps": state["env_steps"], "status": state["status"]}
 
 
-def held_out_scores(task, subactions: list[dict], library, seed: int) -> dict:
-    """The agent on HELD_OUT held-out seeds: success rate and Crafter score (0 for no agent)."""
+def held_out_scores(task, subactions: list[dict], library, seed: int, held_out: int = HELD_OUT) -> dict:
+    """The agent on ``held_out`` held-out seeds: success rate and Crafter score (0 for no agent)."""
     from rlgpt_cli import seeds
     from rlgpt_cli.errors import RlgptError
     from rlgpt_cli.usecases import evaluate_task
 
     try:
-        report = evaluate_task(task, subactions, library, seeds.held_out(HELD_OUT, seed))
+        report = evaluate_task(task, subactions, library, seeds.held_out(held_out, seed))
     except RlgptError as exc:  # a variant that built no agent (no plan, no skill) scores 0
         return {"success_rate": 0.0, "crafter_score": 0.0, "error": exc.message}
     return {"success_rate": report["success_rate"], "crafter_score": report.get("crafter_score", 0.0)}
 
 
-def variant_pure_rl(task_name: str, seed: int, max_steps: int, episodes: int) -> dict:
+def variant_pure_rl(task_name: str, seed: int, max_steps: int, episodes: int, held_out: int = HELD_OUT) -> dict:
     """PPO on the whole task, native actions only, within the same budget; its policy then
     plays the task on the held-out seeds as the other variants' agents do."""
     from rlgpt_cli.models.schemas import RLConfig
@@ -111,7 +120,7 @@ def variant_pure_rl(task_name: str, seed: int, max_steps: int, episodes: int) ->
            "success": f"achievement {final} unlocked" if len(task.achievements) == 1 else None}
     library = open_library(settings)
     result = learn_subaction(settings, task, sub, config, [], library, seed=seed, log=lambda m: None)
-    scores = held_out_scores(task, [sub], library, seed) if result["saved"] else \
+    scores = held_out_scores(task, [sub], library, seed, held_out) if result["saved"] else \
         {"success_rate": result["success_rate"], "crafter_score": 0.0, "error": "the policy was not saved"}
     return {**scores, "env_steps": result["env_steps"] + result["eval_env_steps"], "status": "trained"}
 
@@ -145,11 +154,62 @@ def ordering(results: dict[str, dict]) -> dict:
 
 
 VARIANTS = {
-    "pure RL": lambda t, s, b, e: variant_pure_rl(t, s, b, e),
-    "pure code": lambda t, s, b, e: variant_iterate(t, s, b, e, force_kind="code"),
-    "slow+fast without critic": lambda t, s, b, e: variant_iterate(t, s, b, e, use_critic=False),
-    "RL-GPT (slow+fast+critic)": lambda t, s, b, e: variant_iterate(t, s, b, e),
+    "pure RL": lambda t, s, b, e, h: variant_pure_rl(t, s, b, e, h),
+    "pure code": lambda t, s, b, e, h: variant_iterate(t, s, b, e, h, force_kind="code"),
+    "slow+fast without critic": lambda t, s, b, e, h: variant_iterate(t, s, b, e, h, use_critic=False),
+    "RL-GPT (slow+fast+critic)": lambda t, s, b, e, h: variant_iterate(t, s, b, e, h),
 }
+
+
+@dataclass(frozen=True)
+class Job:
+    """One variant on one seed of one task: a job for a worker."""
+
+    task: str
+    variant: str
+    seed: int
+    max_steps: int
+    episodes: int
+    held_out: int = HELD_OUT
+
+
+def jobs(tasks: list[str], variants: list[str], seeds: int, max_steps: int, episodes: int,
+         held_out: int = HELD_OUT) -> list[Job]:
+    """The ablation's jobs: every task x variant x seed."""
+    return [Job(t, v, s, max_steps, episodes, held_out) for t in tasks for v in variants for s in range(seeds)]
+
+
+def run_job(job: Job) -> dict:
+    """In a worker: the variant's run and its held-out scores (its wall time under ``wall_s``)."""
+    import multiprocessing
+
+    from rlgpt_cli import workers
+
+    # The job's own episodes run in one local worker beside it, on its node: each job is then
+    # the same whatever executor placed it. Its worker (a daemon process) may start that one:
+    # multiprocessing's rule against a daemon's children guards against orphans, and these are
+    # forked by their own fork server and end when this process's pipes close.
+    multiprocessing.current_process().daemon = False
+    workers.configure(workers.Executor("local", 1))
+    started = time.perf_counter()
+    r = VARIANTS[job.variant](job.task, job.seed, job.max_steps, job.episodes, job.held_out)
+    return {**r, "wall_s": round(time.perf_counter() - started, 1)}
+
+
+def run_jobs(todo: list[Job], on_result=None) -> list[dict]:
+    """``todo`` on the current executor's workers, at the same time; results in ``todo``'s
+    order. A job stopped by a worker's limit, or that raised, ends the ablation with that error."""
+    from rlgpt_cli.workers import open_pool
+    from rlgpt_cli.workers.limits import WorkerLimits
+    from rlgpt_cli.workers.pool import WorkerBreach
+
+    limits = WorkerLimits(seconds=JOB_SECONDS, memory_mb=JOB_MEMORY_MB)
+    with open_pool(limits=limits) as pool:
+        results = pool.map(run_job, todo, on_result=on_result)
+    breach = next((r for r in results if isinstance(r, WorkerBreach)), None)
+    if breach is not None:
+        raise breach
+    return results
 
 
 def main() -> None:
@@ -161,26 +221,32 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=5, help="evaluation episodes per attempt")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma list of variant names")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "ablation.json")
+    parser.add_argument("--workers", type=int, help="jobs at the same time (default: every core)")
+    parser.add_argument("--executor", choices=("local", "ray"), help="where the jobs run (default: local)")
+    parser.add_argument("--ray-address", help="an existing Ray cluster (default: a local Ray)")
     opts = parser.parse_args()
+    from rlgpt_cli import workers
+    from rlgpt_cli.settings import Settings
+
+    s = Settings.resolve(workers=opts.workers, executor=opts.executor, ray_address=opts.ray_address)
+    workers.configure(workers.Executor(s.executor, s.workers, s.ray_address))
     chosen = [v.strip() for v in opts.variants.split(",")]
+    todo = jobs(opts.tasks, chosen, opts.seeds, opts.max_steps, opts.episodes)
     started_all = time.perf_counter()
+    runs = run_jobs(todo, on_result=lambda i, r: print(f"{todo[i].task} / {todo[i].variant} seed {todo[i].seed}: "
+                                                       f"{r}", file=sys.stderr))
     tasks = {}
     for task_name in opts.tasks:
         key = metric(task_name)
         results = {}
         for name in chosen:
-            runs = []
-            for seed in range(opts.seeds):
-                started = time.perf_counter()
-                r = VARIANTS[name](task_name, seed, opts.max_steps, opts.episodes)
-                r["wall_s"] = round(time.perf_counter() - started, 1)
-                runs.append(r)
-                print(f"{task_name} / {name} seed {seed}: {r}", file=sys.stderr)
-            results[name] = {**summarise(runs, key), "mean_env_steps": statistics.mean(r["env_steps"] for r in runs),
-                             "runs": runs}
+            mine = [r for job, r in zip(todo, runs) if (job.task, job.variant) == (task_name, name)]
+            results[name] = {**summarise(mine, key), "mean_env_steps": statistics.mean(r["env_steps"] for r in mine),
+                             "runs": mine}
         tasks[task_name] = {"metric": key, "results": results, "ordering": ordering(results)}
     out = {"tasks": tasks, "seeds": opts.seeds, "step_budget": opts.max_steps,
            "model": os.environ.get("RLGPT_MODEL", "rlgpt/offline"), "held_out_episodes": HELD_OUT,
+           "executor": s.executor, "workers": s.workers,
            "wall_s": round(time.perf_counter() - started_all), "load_average": [round(x, 2) for x in os.getloadavg()]}
     opts.out.parent.mkdir(parents=True, exist_ok=True)
     opts.out.write_text(json.dumps(out, indent=2) + "\n")

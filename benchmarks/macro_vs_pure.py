@@ -46,10 +46,11 @@ NUM_ENVS = 8
 
 def rl_config(name: str, library):
     """The offline fast agent's RL configuration (reward code, termination, macro-actions) for the
-    task's final sub-action."""
+    task's final sub-action, and that sub-action's judge (what decides its success)."""
     from rlgpt_cli.agents.coder import write_rl_config
     from rlgpt_cli.agents.planner import catalogue, make_plan
     from rlgpt_cli.models.client import ModelClient
+    from rlgpt_cli.runner.checks import judge_of
     from rlgpt_cli.settings import Settings
     from rlgpt_cli.worlds.tasks import resolve_task
 
@@ -59,7 +60,7 @@ def rl_config(name: str, library):
     sub = plan.subactions[-1].model_dump()
     config, _ = write_rl_config(client, task, sub, catalogue(library), [], total_steps=1,
                                 max_episode_steps=task.max_steps)
-    return config
+    return config, judge_of(sub)
 
 
 class Outcomes:
@@ -105,7 +106,7 @@ class Outcomes:
         return sum(recent) / len(recent) if len(recent) >= WINDOW else None
 
 
-def run_arm(config, macros: list[str], library, seed: int, budget: int, threshold: float) -> dict:
+def run_arm(config, judge, macros: list[str], library, seed: int, budget: int, threshold: float) -> dict:
     from rlgpt_cli.learn import ppo
     from rlgpt_cli.learn.subtask_env import SubtaskEnv
     from rlgpt_cli.runner.rewards import RewardSpec
@@ -123,7 +124,7 @@ def run_arm(config, macros: list[str], library, seed: int, budget: int, threshol
 
     def make(env_seed: int):
         rewards = RewardSpec(config.reward_code, term.success, config.subtask)
-        env = Counted(rewards, load_macros(library, macros), term.max_episode_steps, seed=env_seed,
+        env = Counted(rewards, load_macros(library, macros), term.max_episode_steps, judge=judge, seed=env_seed,
                       library=library)
         log.envs.append(env)
         return env
@@ -192,11 +193,11 @@ def main() -> None:
     results = {}
     started = time.time()
     for name in args.subtasks:
-        config = rl_config(name, library)
+        config, judge = rl_config(name, library)
         arms: dict[str, list[dict]] = {"pure": [], "macro": []}
         for seed in range(1, args.seeds + 1):
             for arm, macros in (("pure", []), ("macro", config.macro_actions)):  # interleaved: load hits both
-                r = run_arm(config, macros, library, seed, args.steps, args.threshold)
+                r = run_arm(config, judge, macros, library, seed, args.steps, args.threshold)
                 arms[arm].append(r)
                 print(f"{name:18s} {arm:5s} seed {r['seed']}: threshold at {r['steps_to_threshold']} env steps "
                       f"(ran {r['env_steps']}, {r['seconds']} s)", file=sys.stderr)

@@ -264,13 +264,13 @@ def _harvest_log_envs(seed: int, counter: list):
     from rlgpt_cli.runner.skills import load_macros
 
     library = Library(tempfile.mkdtemp(prefix="rlgpt-bench-lib-"), builtin_dirs=[builtin_skills_dir()])
-    config = rl_config("harvest_log", library)
+    config, judge = rl_config("harvest_log", library)
     term = config.termination
 
     def make(env_seed: int):
         rewards = RewardSpec(config.reward_code, term.success, config.subtask)
         env = SubtaskEnv(rewards, load_macros(library, config.macro_actions), term.max_episode_steps,
-                         seed=env_seed, library=library)
+                         judge=judge, seed=env_seed, library=library)
         counter.append(env)
         return env
 

@@ -28,13 +28,18 @@ def library(tmp_path):
     return Library(tmp_path / "library", builtin_dirs=[builtin_skills_dir()])
 
 
-def make_env(library, macros, reward=WOOD_REWARD, success=SUCCESS_WOOD, max_steps=500, **kwargs):
+def make_env(library, macros, reward=WOOD_REWARD, success=SUCCESS_WOOD, max_steps=500, check="achievement collect_wood",
+             **kwargs):
+    """The env of sub-action collect_wood, judged by the plan's success ``check`` (the runner's);
+    ``success`` is the model's termination.success, which decides nothing in training."""
     from rlgpt_cli.learn.subtask_env import SubtaskEnv
+    from rlgpt_cli.runner.checks import judge_of
     from rlgpt_cli.runner.rewards import RewardSpec
     from rlgpt_cli.runner.skills import load_macros
 
     rewards = RewardSpec(reward, success, "collect_wood")
-    return SubtaskEnv(rewards, load_macros(library, macros), max_steps, seed=3, **kwargs)
+    judge = judge_of({"name": "collect_wood", "success": check})
+    return SubtaskEnv(rewards, load_macros(library, macros), max_steps, judge=judge, seed=3, **kwargs)
 
 
 def write_config(path, **overrides):
@@ -55,7 +60,7 @@ def test_macro_action_is_one_decision_over_several_env_steps(library):
     # Reward 1 on every env step and a success that never holds: a macro's reward is then
     # exactly sum_k gamma^k over the steps it took.
     env = make_env(library, ["explore"], reward="def reward(prev, obs, info):\n    return 1.0\n",
-                   success="False", gamma=gamma)
+                   check="inventory diamond >= 1", gamma=gamma)
     obs, info = env.reset(seed=3)
     assert env.action_space.n == NATIVE + 1 and obs["action_mask"].tolist() == [1] * (NATIVE + 1)
     obs, reward, terminated, truncated, info = env.step(NATIVE)
@@ -84,8 +89,36 @@ def test_success_rewards_and_terminates(library):
     assert reward > 1.0  # the wood gained (reward code, discounted) plus the success signal
 
 
+TAMPERING_REWARD = (
+    "def reward(prev, obs, info):\n"
+    "    info['achievements']['collect_wood'] = 99\n"
+    "    info['inventory']['wood'] = 9\n"
+    "    info['success'] = True\n"
+    "    return 0.0\n"
+)
+
+
+def test_the_models_success_expression_and_reward_code_cannot_decide_success(library):
+    """The model's termination.success always holds and its reward code writes the info it is
+    handed: the runner's judge (the plan's check, from the world's info) still says no."""
+    env = make_env(library, [], reward=TAMPERING_REWARD, success="True")
+    env.reset(seed=3)
+    for _ in range(5):
+        obs, reward, terminated, truncated, info = env.step(0)  # noop: no wood collected
+        assert not terminated and not info["success"] and reward == 0.0
+    assert info["achievements"].get("collect_wood", 0) == 0 and info["inventory"].get("wood", 0) == 0
+
+
+def test_success_is_judged_from_the_start_state(library):
+    """An ``increased by`` check counts from where the sub-task started, not from the world's start."""
+    env = make_env(library, ["collect_wood"], check="wood increased by 1")
+    env.reset(seed=3)
+    *_, terminated, truncated, info = env.step(env.action_names.index("collect_wood"))
+    assert terminated and info["success"] and info["inventory"]["wood"] >= 1
+
+
 def test_episode_truncates_at_max_episode_steps(library):
-    env = make_env(library, [], success="False", max_steps=5)
+    env = make_env(library, [], check="inventory diamond >= 1", max_steps=5)
     env.reset(seed=3)
     ends = [env.step(0)[3] for _ in range(5)]
     assert ends == [False] * 4 + [True]
@@ -129,7 +162,8 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
     from rlgpt_cli.worlds.crafter.env import CrafterWorld
     from rlgpt_cli.worlds.crafter.primitives import CrafterAPI
 
-    config = write_config(tmp_path / "rl.json")
+    # The model's termination.success always holds: it decides neither training nor the policy's stop.
+    config = write_config(tmp_path / "rl.json", termination={"success": "True", "max_episode_steps": 60})
     r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "1",
             "--episodes", "2")
     assert r.exit_code in (0, 1), r.stderr
@@ -153,8 +187,11 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
     obs, info = world.reset(seed=7)
     api = CrafterAPI()
     api.observe(obs, info)
+    assert skill.load_policy()[1]["subaction"]["name"] == "collect_wood"
     result = run_skill(skill, world, api, max_steps=40, library=open_library(Settings.resolve()))
-    assert result.error is None and 0 < result.steps <= 40
+    # It stops when its sub-action's judge holds (wood collected), not at once on the expression.
+    assert result.error is None and 1 < result.steps <= 40
+    assert (result.returned is True) == (api.achievements.get("collect_wood", 0) > 0)
 
     # A policy samples its actions; an episode on the same seed is the same episode.
     from rlgpt_cli.runner.episode import Stage, run_episode
@@ -228,6 +265,25 @@ def test_learn_invalid_config_file(cli, tmp_path):
     bad.write_text(json.dumps({"subtask": "x", "reward_code": "def r(): pass", "termination": "True"}))
     r = cli("learn", "--subtask", "harvest_log", "--config", str(bad))
     assert r.exit_code == 2 and "reward_code" in r.stderr
+
+
+def test_learn_cannot_be_told_it_succeeded(cli, tmp_path):
+    """Reward code that edits its info and a success expression of True: under the model's own
+    grade every episode would succeed at its first step; the runner's check reports none (3 native
+    steps cannot collect wood on these seeds)."""
+    config = write_config(tmp_path / "rl.json", macro_actions=[], reward_code=TAMPERING_REWARD,
+                          termination={"success": "True", "max_episode_steps": 3}, total_steps=128)
+    r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "1",
+            "--episodes", "2", "--no-save")
+    assert r.exit_code == 1, r.stderr  # the sub-task was not learned
+    report = r.json()
+    assert report["success_rate"] == 0.0
+    with open(os.path.join(report["run_dir"], "progress.json")) as f:
+        curve = json.load(f)["curve"]
+    assert curve and all(p["success_rate"] == 0.0 for p in curve)
+    # Episodes ran to their 3-step limit (128 decisions: at most 43 episodes), never ended at once.
+    assert all(0 < p["episodes"] <= 43 for p in curve)
+    assert all(p.get("validation_success", 0.0) == 0.0 for p in curve)
 
 
 def test_learn_reward_nan_fails_the_run_cleanly(cli, tmp_path):

@@ -17,7 +17,7 @@ import typer
 from typer.core import TyperArgument, TyperGroup
 
 from rlgpt_cli import __version__
-from rlgpt_cli.errors import ExitCode, RlgptError
+from rlgpt_cli.errors import ExitCode, RlgptError, write_failure
 from rlgpt_cli.output import AppState
 from rlgpt_cli.settings import LIMITS, OLLAMA_PREFIXES, Settings
 
@@ -361,6 +361,10 @@ def _run_app(argv: list[str], verbose: bool) -> tuple[int, str | None, dict | No
     except BrokenPipeError:
         return int(ExitCode.OK), None, None
     except Exception as exc:  # a bug: one line unless -v, never a silent success
+        failed = write_failure(exc)  # a full or read-only disk anywhere is the user's to fix, not a bug
+        if failed is not None:
+            _error_line(failed.message)
+            return int(failed.exit_code), failed.message, None
         if verbose:
             raise
         message = f"internal error: {type(exc).__name__}: {exc} (rerun with -v for the traceback)"

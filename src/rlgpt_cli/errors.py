@@ -6,7 +6,11 @@ message on one line (a traceback only with ``-v``) and exits with ``exit_code``.
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
+
+# The OS errors of a disk that cannot take a write: full, over its quota, or read-only.
+WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 
 class ExitCode(IntEnum):
@@ -19,7 +23,7 @@ class ExitCode(IntEnum):
     SANDBOX = 4  # LLM-written code refused or stopped by the sandbox
     WORLD = 5  # the world could not start or misbehaved
     BUDGET = 6  # a cost, call or step budget ran out
-    LIBRARY = 7  # skill library or run store problem: broken, tampered, locked, damaged or unwritable
+    LIBRARY = 7  # skill library or run store problem: broken, tampered, locked, damaged or unwritable; a full disk
     INTERRUPTED = 130  # Ctrl-C / SIGTERM; state was saved
 
 
@@ -75,6 +79,23 @@ class StoreError(RlgptError):
     or replaced then: the message says how to move it aside."""
 
     exit_code = ExitCode.LIBRARY
+
+
+class WriteFailed(RlgptError):
+    """A file rlgpt writes beside the library and the store (a run folder, a recording, the
+    model cache, an export) could not be written: its disk is full, over quota or read-only."""
+
+    exit_code = ExitCode.LIBRARY
+
+
+def write_failure(exc: BaseException) -> WriteFailed | None:
+    """``exc`` as the one line it ends with when it is a full, over-quota or read-only disk
+    (None for any other error)."""
+    if not isinstance(exc, OSError) or exc.errno not in WRITE_ERRNOS:
+        return None
+    where = f" {exc.filename}" if exc.filename else ""
+    return WriteFailed(f"cannot write{where}: {exc.strerror or exc}; free some space (or make it writable) "
+                       "and run the command again")
 
 
 class Interrupted(RlgptError):

@@ -558,7 +558,11 @@ class Library:
             entry = manifest["skills"].setdefault(name, {"versions": {}})
             entry["versions"][str(version)] = record
             entry["best"] = _running_version(entry["versions"])
-            self._write_manifest(manifest)
+            try:
+                self._write_manifest(manifest)
+            except OSError:  # a full disk: the version it never recorded goes, the library is as it was
+                shutil.rmtree(skill_dir / f"v{version}", ignore_errors=True)
+                raise
         return self.get(name, version)
 
     def add_code_skill(self, source: str, metrics: dict | None = None, provenance: dict | None = None) -> Skill:

@@ -209,6 +209,12 @@ class Store:
         text = str(exc)
         if "locked" in text or "busy" in text:
             return StoreError(f"run store {self.path} is locked by another process ({text}); try again")
+        if "full" in text:  # SQLITE_FULL: the transaction was rolled back, the store is as it was
+            return StoreError(f"run store {self.path} cannot be written: {text}; free some space on its disk "
+                              "and run the command again (the store is left as it was)")
+        if "disk I/O error" in text:
+            return StoreError(f"run store {self.path} cannot be written or read ({text}): is its disk full "
+                              "or failing?")
         if "readonly" in text or "unable to open" in text:
             return StoreError(f"run store {self.path} cannot be written ({text}); check the permissions "
                               f"of the file and of its folder {self.path.parent}")

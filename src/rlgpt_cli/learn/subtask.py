@@ -29,6 +29,7 @@ rollouts of num_envs x 128) and stops after the update in which the env steps ru
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -41,7 +42,7 @@ from typing import Any, Callable
 
 from rlgpt_cli.agents import facts
 from rlgpt_cli.atomic import atomic_write_json
-from rlgpt_cli.errors import Interrupted, UsageError
+from rlgpt_cli.errors import Interrupted, RlgptError, StoreError, UsageError, write_failure
 
 # CleanRL's defaults except where a Crafter sub-task needs otherwise: 8 envs (more episodes
 # per rollout: success is sparse at first) and update_epochs/minibatches as CleanRL.
@@ -166,13 +167,15 @@ class EnvFactory:
 
     def __call__(self, seed: int):
         from rlgpt_cli.learn.subtask_env import SubtaskEnv
+        from rlgpt_cli.runner.checks import judge_of
         from rlgpt_cli.runner.rewards import RewardSpec
         from rlgpt_cli.runner.skills import load_macros
 
         plan, term = self.plan, self.plan.rl_config["termination"]
         rewards = RewardSpec(plan.rl_config["reward_code"], term["success"], plan.subtask["name"])
         macros = load_macros(self.library, plan.rl_config["macro_actions"], plan.macro_versions)
-        return SubtaskEnv(rewards, macros, term["max_episode_steps"], prefix=self.prefix, seed=seed, gamma=self.gamma,
+        return SubtaskEnv(rewards, macros, term["max_episode_steps"], judge=judge_of(plan.subtask),
+                          prefix=self.prefix, seed=seed, gamma=self.gamma,
                           macro_step_cap=plan.macro_step_cap, world=plan.world, task=plan.task,
                           library=self.library)
 
@@ -268,13 +271,28 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
                          validation_seeds=seeds.policy_validation(seed, VALIDATION_EPISODES), save=save,
                          promotion_seeds=promotion_seeds or seeds.promotion(seed, promotion.EPISODES))
             training_id = store.start_training(sub["name"], task.world, "", rl, rl["total_steps"])
-            run_dir.mkdir(parents=True, exist_ok=True)
-            store.update_training(training_id, directory=str(run_dir))
-            atomic_write_json(run_dir / "run.json", dataclasses.asdict(plan))
+            try:
+                run_dir.mkdir(parents=True, exist_ok=True)
+                store.update_training(training_id, directory=str(run_dir))
+                atomic_write_json(run_dir / "run.json", dataclasses.asdict(plan))
+            except OSError as exc:
+                failed = write_failure(exc)
+                if failed is None:
+                    raise
+                raise _marked_failed(store, training_id, failed, "nothing was trained") from None
         return _run(store, training_id, run_dir, plan, ppo_config, library, prefix, resume is not None,
                     log, progress, tracking, checkpoint_every, workers or current().workers)
     finally:
         store.close()
+
+
+def _marked_failed(store, training_id: int, failed: RlgptError, have: str) -> RlgptError:
+    """``failed`` as its documented class (same exit code) with the run's fate added, once the
+    run is marked failed (a store on the same full disk may refuse the mark: the error stands)."""
+    with contextlib.suppress(StoreError):
+        store.update_training(training_id, status="failed")
+    cls = next(c for c in type(failed).__mro__ if c.__module__ == RlgptError.__module__)
+    return cls(f"{failed.message}; training run {training_id} marked failed ({have})")
 
 
 def hyperparameters(plan: _Plan, training_id: int) -> dict[str, Any]:
@@ -305,7 +323,6 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
     from torch.utils.tensorboard import SummaryWriter
 
     from rlgpt_cli import seeds
-    from rlgpt_cli.errors import RlgptError
     from rlgpt_cli.learn import ppo
 
     name = plan.subtask["name"]
@@ -414,12 +431,12 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         how = (f"its last checkpoint stands; resume with: rlgpt learn --resume {training_id}" if checkpoint.exists()
                else "no checkpoint had been written yet; start it again")
         raise Interrupted(f"learning {name} stopped at once at {env_steps()} env steps; {how}") from None
-    except RlgptError as exc:  # e.g. the reward code raised: same error class, with the run's fate
-        store.update_training(training_id, status="failed")
+    except (RlgptError, OSError) as exc:  # e.g. the reward code raised, or the disk is full
+        failed = exc if isinstance(exc, RlgptError) else write_failure(exc)
+        if failed is None:
+            raise
         have = "its last checkpoint is kept" if checkpoint.exists() else "no checkpoint had been written"
-        # Re-raised as its documented class (same exit code) with the run's fate added.
-        cls = next(c for c in type(exc).__mro__ if c.__module__ == RlgptError.__module__)
-        raise cls(f"{exc.message}; training run {training_id} marked failed ({have})") from None
+        raise _marked_failed(store, training_id, failed, have) from None
     finally:
         writer.close()
         envs.close()
@@ -521,6 +538,8 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
         "macro_actions": rl["macro_actions"], "macro_versions": plan.macro_versions,
         "macro_step_cap": plan.macro_step_cap, "reward_code": rl["reward_code"],
         "termination": rl["termination"], "ppo": plan.ppo, "deterministic": False,
+        # What judged its training episodes, and judges when it stops (runner.checks.judge_of).
+        "subaction": {k: plan.subtask.get(k) for k in ("name", "success", "effects")},
     }
     state = {k: v.detach().cpu() for k, v in result.agent.state_dict().items()}
     macros = rl["macro_actions"]

@@ -16,11 +16,15 @@ come from the skill runner (`runner.skills`), which also runs trained policies a
   macro-action is masked while its skill's `preconditions` fail against the API's memory
   (inventory counts held; `nearby` stations seen). `learn.ppo` masks those logits.
 * **Reward** = the fast agent's `reward(prev, obs, info)` (compiled in the sandbox, called
-  after every env step with symbolic observations) plus +1 when the sub-task's success
-  expression (`termination.success`, compiled in the sandbox as one expression over `obs`
-  and `info`) holds, which also terminates the episode. A reward function that raises, or
+  after every env step with symbolic observations and copies of the info) plus +1 when the
+  sub-task succeeds, which also terminates the episode. A reward function that raises, or
   returns something that is not a finite number, stops training with a one-line
   `SandboxError` (nothing is caught and silently zeroed).
+* **Success is the runner's**: the sub-action's own judge (`runner.checks.Judge`:
+  the plan's success check, else its default rule) over the world's info since the start
+  state, decided after the reward code returned — as a stage is judged in `run_stages`. The
+  model's `termination.success` decides nothing here (not the +1, the episode end, or the
+  success rates of training, validation and evaluation).
 * **Discounting of macro-actions.** A macro's reward is the discounted sum of its per-step
   rewards, sum_k gamma^k r_k, while the learner then discounts the next decision by gamma
   once (not gamma^k as a semi-MDP would). So time spent inside a macro is not penalised:
@@ -40,6 +44,7 @@ import gymnasium as gym
 from gymnasium import spaces
 
 from rlgpt_cli.errors import UsageError
+from rlgpt_cli.runner.checks import Judge, state_of
 from rlgpt_cli.runner.episode import run_stages
 from rlgpt_cli.runner.rewards import RewardSpec
 from rlgpt_cli.runner.skills import MACRO_STEP_CAP, MacroActions, observation_space
@@ -54,7 +59,8 @@ class SubtaskEnv(gym.Env):
     """One sub-task of a plan as a gymnasium env (see the module docstring).
 
     Args:
-        rewards: the compiled reward function and success expression (`RewardSpec`).
+        rewards: the compiled reward function (`RewardSpec`).
+        judge: what decides the sub-task's success (`runner.checks.judge_of` of the sub-action).
         macros: library skills inserted as macro-actions (may be empty: pure PPO).
         max_episode_steps: env steps after the start state before truncation.
         prefix: runner Stages run at reset to reach the start state.
@@ -68,7 +74,7 @@ class SubtaskEnv(gym.Env):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, rewards: RewardSpec, macros: list, max_episode_steps: int, *, prefix: list = (),
+    def __init__(self, rewards: RewardSpec, macros: list, max_episode_steps: int, *, judge: Judge, prefix: list = (),
                  seed: int | None = None, gamma: float = 0.99, macro_step_cap: int = MACRO_STEP_CAP,
                  world: str = DEFAULT_WORLD, task: str | None = None, library=None):
         from rlgpt_cli.worlds.base import get_kit
@@ -77,6 +83,7 @@ class SubtaskEnv(gym.Env):
             raise UsageError("max_episode_steps and macro_step_cap must be >= 1")
         self.kit = get_kit(world)
         self.rewards = rewards
+        self.judge = judge
         self.native = list(self.kit.action_names)
         self.macros = MacroActions(list(macros), self.native, library=library, seed=seed)
         self.macro_names = self.macros.names
@@ -95,6 +102,7 @@ class SubtaskEnv(gym.Env):
         self.api = None
         self._obs: dict = {}
         self._info: dict = {}
+        self._start: dict = {}  # the world's state at the start state: what success is judged against
         self._steps = 0
 
     # -- gymnasium API ---------------------------------------------------------------
@@ -114,6 +122,7 @@ class SubtaskEnv(gym.Env):
                 break
         self.total_env_steps += prefix_steps
         self._obs, self._info, self._steps = obs, info, 0
+        self._start = state_of(info)
         return self._observation(), {"env_steps": prefix_steps, "prefix_steps": prefix_steps, "prefix_ok": ok}
 
     def step(self, action):
@@ -142,7 +151,8 @@ class SubtaskEnv(gym.Env):
         self._steps += 1
         self.total_env_steps += 1
         reward = self.rewards.reward(prev, obs, info)
-        success = self.rewards.success(obs, info)
+        # Judged by the runner from the world's own info, after the reward code returned.
+        success = not self.judge.failed_at(self._start, info, self.api, alive=not dead)
         if success:
             reward += 1.0
         return reward, (success or dead, success)

@@ -14,15 +14,22 @@ agent's prompt)::
     OP     := ">=" | ">" | "==" | "<=" | "<" | "!="
 
 An item already at the world's inventory cap counts as increased (it cannot grow). An empty
-check means the runner's default rule (see ``runner.episode.stage_success``).
+check means the runner's default rule (see :class:`Judge`): every stage of an episode, every
+PPO training step of a sub-task and a policy skill's stop are judged by a :class:`Judge`.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Iterable
+
+from rlgpt_cli.agents import facts
+from rlgpt_cli.errors import UsageError
+
+# Crafter's inventory cap: an item held 9 times cannot grow any further, so holding 9 is enough.
+INVENTORY_CAP = 9
 
 _OPS: dict[str, Callable[[int, int], bool]] = {
     ">=": operator.ge, ">": operator.gt, "==": operator.eq, "<=": operator.le, "<": operator.lt, "!=": operator.ne,
@@ -130,3 +137,54 @@ def validate(check: Check, *, items: Iterable[str], achievements: Iterable[str],
            for c in check.clauses if c.form in known and c.name not in known[c.form]]
     if bad:
         raise CheckError("; ".join(bad))
+
+
+@dataclass(frozen=True)
+class Judge:
+    """What decides whether a sub-action did what it is for, from the world's state before and
+    after (never from anything the skill or the model's code says): the plan's check when it
+    has one, otherwise the default rule (the achievement of the sub-action's name rose, or the
+    items of its effects were gained)."""
+
+    name: str
+    effects: dict = field(default_factory=dict)  # parsed facts, see agents.facts.parse
+    check: Check = field(default_factory=lambda: Check(()))
+
+    def failed(self, before: dict, after: dict, near: Callable[[str], bool] | None = None) -> list[str]:
+        """The reasons it did not hold (empty: it succeeded); ``before``/``after`` as
+        :meth:`Check.failed` takes them."""
+        if self.check:
+            return self.check.failed(before, after, near, cap=INVENTORY_CAP)
+        ach_before, ach_after = before.get("achievements", {}), after.get("achievements", {})
+        if self.name in ach_after:
+            return [] if ach_after[self.name] > ach_before.get(self.name, 0) else [f"achievement {self.name} unlocked"]
+        gains = self.effects.get("inventory", {})
+        if not gains:
+            return ["the stage has no success check and no effects to check"]
+        default = Check(tuple(Clause("gained", k, n=n) for k, n in gains.items()))
+        return default.failed(before, after, cap=INVENTORY_CAP)
+
+    def failed_at(self, before: dict, info: dict, api, alive: bool = True) -> list[str]:
+        """:meth:`failed` for the world's state in a step's ``info`` (``before``: see
+        :func:`state_of`), ``near`` clauses answered by the world's ``api``."""
+        return self.failed(before, {**state_of(info), "alive": alive}, near_of(api))
+
+
+def judge_of(sub: dict) -> Judge:
+    """The judge of a plan's sub-action (its ``name``, ``effects`` and ``success`` check)."""
+    try:
+        check = parse(sub.get("success"))
+    except CheckError as exc:
+        raise UsageError(f"sub-action {sub['name']}: {exc}") from None
+    return Judge(sub["name"], facts.parse(sub.get("effects", [])), check)
+
+
+def state_of(info: dict) -> dict:
+    """The achievements and inventory in a step's ``info`` (copies: what a stage is judged on)."""
+    return {"achievements": dict(info.get("achievements", {})), "inventory": dict(info.get("inventory", {}))}
+
+
+def near_of(api) -> Callable[[str], bool] | None:
+    """``near TARGET`` clauses, answered by the world's API (adjacent to the player)."""
+    nearby = getattr(api, "nearby", None)
+    return (lambda target: bool(nearby(target))) if nearby else None

@@ -11,15 +11,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
-from rlgpt_cli.agents import facts
-from rlgpt_cli.errors import NotFound, UsageError
+from rlgpt_cli.errors import NotFound
 from rlgpt_cli.runner import checks
 from rlgpt_cli.runner.skills import run_skill
 
 # Steps a single sub-action may take before it counts as stuck.
 STAGE_STEPS = 1500
-# Crafter's inventory cap: an item held 9 times cannot grow any further, so holding 9 is enough.
-INVENTORY_CAP = 9
 
 
 @dataclass
@@ -32,6 +29,11 @@ class Stage:
     params: dict = field(default_factory=dict)
     max_steps: int = STAGE_STEPS
     check: checks.Check = field(default_factory=lambda: checks.Check(()))  # the plan's success check
+
+    @property
+    def judge(self) -> checks.Judge:
+        """What decides whether the stage succeeded (``runner.checks.Judge``)."""
+        return checks.Judge(self.name, self.effects, self.check)
 
 
 @dataclass
@@ -61,34 +63,6 @@ class Episode:
         return asdict(self)
 
 
-def stage_success(stage: Stage, before: dict, after: dict, near=None) -> list[str]:
-    """The reasons the stage did not do what it is for (empty: it succeeded).
-
-    The plan's success check when it has one (see ``runner.checks``); otherwise the default
-    rule: the achievement of the stage's name rose, or the items of its effects were gained.
-    """
-    if stage.check:
-        return stage.check.failed(before, after, near, cap=INVENTORY_CAP)
-    ach_before, ach_after = before.get("achievements", {}), after.get("achievements", {})
-    if stage.name in ach_after:
-        return [] if ach_after[stage.name] > ach_before.get(stage.name, 0) else [f"achievement {stage.name} unlocked"]
-    gains = stage.effects.get("inventory", {})
-    if not gains:
-        return ["the stage has no success check and no effects to check"]
-    default = checks.Check(tuple(checks.Clause("gained", k, n=n) for k, n in gains.items()))
-    return default.failed(before, after, cap=INVENTORY_CAP)
-
-
-def _near(api) -> Callable[[str], bool] | None:
-    """``near TARGET`` clauses, answered by the world's API (adjacent to the player)."""
-    nearby = getattr(api, "nearby", None)
-    return (lambda target: bool(nearby(target))) if nearby else None
-
-
-def _state(info: dict) -> dict:
-    return {"achievements": dict(info.get("achievements", {})), "inventory": dict(info.get("inventory", {}))}
-
-
 @dataclass
 class StagesRun:
     """What running a list of stages from some state gave."""
@@ -115,7 +89,7 @@ def run_stages(env, api, stages: list[Stage], info: dict, *, max_steps: float = 
     danger, then the stage's skill resumes where it was; its steps count in the stage's, and
     the stage is judged as before, on the state after its skill returned.
     """
-    state, last = _state(info), info
+    state, last = checks.state_of(info), info
     results: list[StageResult] = []
     steps, died, ended = 0, False, False
     for stage in stages:
@@ -127,9 +101,9 @@ def run_stages(env, api, stages: list[Stage], info: dict, *, max_steps: float = 
         res = run_skill(stage.skill, env, api, max_steps=budget, params=stage.params, library=library, guard=guard)
         steps += res.steps
         if res.info:
-            state, last = _state(res.info), res.info
+            state, last = checks.state_of(res.info), res.info
         # Judged here, from the world's state, after the skill has returned: never by the skill.
-        failed = stage_success(stage, before, {**state, "alive": not res.terminated}, _near(api))
+        failed = stage.judge.failed(before, {**state, "alive": not res.terminated}, checks.near_of(api))
         ok = not failed
         if ok:
             outcome = "success"
@@ -242,16 +216,12 @@ def stage_from_subaction(sub: dict, skill, max_steps: int = STAGE_STEPS) -> Stag
     """The stage for a plan's sub-action: its skill with the plan's ``params``, and its success
     check. A skill with a ``count`` (or ``n``) parameter the plan does not set collects what the
     plan needs (``wood >= 5`` → ``count=5``)."""
-    effects = facts.parse(sub.get("effects", []))
-    try:
-        check = checks.parse(sub.get("success"))
-    except checks.CheckError as exc:
-        raise UsageError(f"sub-action {sub['name']}: {exc}") from None
-    gains = check.gains() or effects.get("inventory", {})
+    judge = checks.judge_of(sub)
+    gains = judge.check.gains() or judge.effects.get("inventory", {})
     amount = next((p for p in ("count", "n") if p in (skill.params or {})), None)
     params = {amount: next(iter(gains.values()))} if amount and len(gains) == 1 else {}
     params.update({k: v for k, v in (sub.get("params") or {}).items() if k in (skill.params or {})})
-    return Stage(sub["name"], skill, effects, params=params, max_steps=max_steps, check=check)
+    return Stage(sub["name"], skill, judge.effects, params=params, max_steps=max_steps, check=judge.check)
 
 
 def plan_stages(subactions: list[dict], library) -> list[Stage]:

@@ -302,16 +302,21 @@ def policy_actions(skill, library, api, max_steps: int | None = None, **_params)
 
     Each step it reads the latest observation the runner gave the API (``api.last_obs``),
     adds the action mask, samples an action and yields it: a native action directly, a
-    macro-action as its skill's own actions, capped as in training. Returns True once the
-    sub-task's success expression holds, False at its step cap.
+    macro-action as its skill's own actions, capped as in training. Returns True once its
+    sub-action's judge holds (as in training, from the world's state since the skill
+    started), False at its step cap.
     """
+    from rlgpt_cli.runner import checks
     from rlgpt_cli.runner.rewards import RewardSpec
     from rlgpt_cli.worlds.base import get_kit
 
     state_dict, config = skill.load_policy()
     agent = _agent(skill, config, state_dict)
     termination = config["termination"]
-    checks = RewardSpec(config["reward_code"], termination["success"], skill.name)
+    # A policy saved before the runner judged training stops as it was trained: on its expression.
+    judge = checks.judge_of(config["subaction"]) if "subaction" in config else None
+    expression = None if judge else RewardSpec(config["reward_code"], termination["success"], skill.name)
+    start = _success_info(api, {})
     native = get_kit(skill.world).action_names
     macros = MacroActions(load_macros(library, config["macro_actions"], config.get("macro_versions")), native,
                           library=library)
@@ -326,6 +331,11 @@ def policy_actions(skill, library, api, max_steps: int | None = None, **_params)
             yield native[action]
         else:
             yield from macros.actions(action - len(native), api, min(macro_cap, cap - (api.step - begin)))
-        if checks.success(api.last_obs, _success_info(api, before)):
+        info = _success_info(api, before)
+        if judge is not None:
+            done = not judge.failed_at(start, info, api)
+        else:
+            done = expression.success(api.last_obs, info)
+        if done:
             return True
     return False
