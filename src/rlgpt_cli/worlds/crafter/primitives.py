@@ -547,7 +547,7 @@ class CrafterAPI:
             if inv("drink") < (8 if evening else 6 if not dark else 5) \
                     or (not dark and inv("drink") < 8 and self._close("water", 4)) \
                     or (late and not dark and inv("drink") < 9 and self._close("water", 15)):
-                yield from self.drink()
+                yield from self._while_light(self.drink(), "drink")
             if inv("food") < (7 if evening else 6 if not dark else 5):
                 yield from self._while_light(self.eat(), "food")
             elif not dark and inv("food") < 8 and self._close("cow", 10 if late else 6):
