@@ -1050,7 +1050,9 @@ class CrafterAPI:
                     plan.append((action, after[0], after[1]))
                 return plan[::-1]
             moves = [(a, ((pos[0] + d[0], pos[1] + d[1]), d)) for a, d in MOVES.items()]
-            options = [(a, (pos if blocked(n, mask) else n, d, mask)) for a, (n, d) in moves]
+            # A move toward lava walks into it (the player may enter lava), and unknown may be lava.
+            options = [(a, (pos if blocked(n, mask) else n, d, mask)) for a, (n, d) in moves
+                       if not self._inside(n) or int(self.map[n]) not in (LAVA, UNKNOWN)]
             front = (pos[0] + facing[0], pos[1] + facing[1])
             if front in index and not mask >> index[front] & 1:
                 options.append(("place_stone", (pos, facing, mask | 1 << index[front])))
