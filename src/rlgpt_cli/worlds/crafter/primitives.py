@@ -566,9 +566,9 @@ class CrafterAPI:
                     or (not dark and inv("drink") < 8 and self._close("water", 4)) \
                     or (late and not dark and inv("drink") < 9 and self._close("water", 15)):
                 yield from self._while_light(self.drink(), "drink")
-            if inv("food") < (7 if evening else 6 if not dark else 5):
+            if inv("food") < (7 if not dark else 5):
                 yield from self._while_light(self.eat(), "food")
-            elif not dark and inv("food") < 8 and self._close("cow", 10 if late else 6):
+            elif not dark and inv("food") < 8 and self._close("cow", 12 if late else 10):
                 yield from self._while_light(self._calm(self._eat(40)), "food")
         if not (danger or inv("energy") < 3) or self.step < self._next_shelter:
             return
