@@ -62,7 +62,7 @@ NIGHT = 0.2  # daylight below which zombies spawn in numbers (crafter: 3.5 - 3 *
 LINGER = 0.97  # up to this daylight, wait for zombies around the shelter to go
 EVENING = 0.99  # daylight falling below this: top up food and drink for the night ahead
 LATE = 0.75  # falling daylight below this: the last top-ups before dusk
-DUSK = 0.45  # daylight falling below this: head for a shelter
+DUSK = 0.35  # daylight falling below this: head for a shelter (or wall one in; 0.25 left too little time)
 DAY = 300  # steps in crafter's day
 BUILD_RATHER = 8  # steps to a pocket to dig beyond which one is walled in with stone here
 # Steps a sighting stays useful for finding a creature again: cows wander slowly and
