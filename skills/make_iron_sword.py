@@ -5,8 +5,7 @@ SKILL = {
     "world": "crafter",
     "description": (
         "Make an iron sword (uses 1 wood, 1 coal, 1 iron) next to a table and a furnace: "
-        "walks to the known ones, placing a missing one when the inventory affords it. Fails "
-        "when materials are missing."
+        "walks to the known ones, placing a missing one when the inventory affords it. Collects missing materials first."
     ),
     "preconditions": {"inventory": {"wood": 1, "coal": 1, "iron": 1}, "nearby": ["table", "furnace"]},
     "effects": {"inventory": {"iron_sword": 1}, "nearby": []},
@@ -15,4 +14,5 @@ SKILL = {
 
 
 def act(api):
+    yield from api.gather("iron_sword")  # what was put by for it may be gone (shelter walls use stone)
     return (yield from api.make("iron_sword"))

@@ -16,4 +16,5 @@ SKILL = {
 def act(api):
     if api.seen("table") and not api.nearby("table", 1):
         yield from api.navigate_to("table", 100)
+    yield from api.gather("furnace")  # what was put by for it may be gone (shelter walls use stone)
     return (yield from api.place("furnace"))

@@ -185,7 +185,10 @@ def _armed(chain: list, start: dict, caps: dict) -> list:
         took(step)
         sword = ARMS.get(_action(step))
         if sword and sword not in actions:
-            for extra in recipes.plan_for(sword, inventory, placed):
+            # Its materials are collected for it: what is held is spoken for by the steps
+            # after it (a sword made from held stone leaves the furnace short of its four).
+            spoken_for = {k: 0 for k in recipes.requirements(sword).uses}
+            for extra in recipes.plan_for(sword, {**inventory, **spoken_for}, placed):
                 took(extra)
     return out
 

@@ -62,8 +62,9 @@ NIGHT = 0.2  # daylight below which zombies spawn in numbers (crafter: 3.5 - 3 *
 LINGER = 0.97  # up to this daylight, wait for zombies around the shelter to go
 EVENING = 0.99  # daylight falling below this: top up food and drink for the night ahead
 LATE = 0.75  # falling daylight below this: the last top-ups before dusk
-DUSK = 0.25  # daylight falling below this: head for a shelter
+DUSK = 0.35  # daylight falling below this: head for a shelter (or wall one in; 0.25 left too little time)
 DAY = 300  # steps in crafter's day
+BUILD_RATHER = 8  # steps to a pocket to dig beyond which one is walled in with stone here
 # Steps a sighting stays useful for finding a creature again: cows wander slowly and
 # plants never move, monsters chase. A remembered cell seen empty is forgotten anyway.
 MEMORY = {"cow": 500, "plant": 10_000, "ripe_plant": 10_000, "zombie": 30, "skeleton": 30, "arrow": 2}
@@ -295,6 +296,19 @@ class CrafterAPI:
         return (yield from self._place(recipe, lambda pos: True, max_steps))
 
     @_primitive
+    def gather(self, item: str, max_steps: int = 600) -> Actions:
+        """Collect what making or placing ``item`` ("stone_sword", "furnace", "place_stone") uses and the
+        inventory lacks (a night's shelter walls may have used the stone put by for it).
+        Returns True once all of it is held, False after ``max_steps`` steps."""
+        recipe = recipes.requirements(item)
+        start = self._own
+        for need, n in recipe.uses.items():
+            missing = n - self.inventory.get(need, 0)
+            if missing > 0 and not (yield from self.collect(need, missing, max_steps=max_steps - (self._own - start))):
+                return False
+        return True
+
+    @_primitive
     def make(self, item: str, max_steps: int = 150) -> Actions:
         """Make a tool ("wood_pickaxe", "stone_sword", ...): go to the nearest known stations
         the recipe needs (table, furnace), placing missing ones when affordable, then
@@ -317,9 +331,10 @@ class CrafterAPI:
             yield from self._reflexes()
             if all(self.nearby(s, recipes.NEARBY_DISTANCE) for s in recipe.nearby):
                 continue
-            yield from self._reach_stations(recipe, max_steps - (self._own - start))
-            if not all(self.nearby(s, recipes.NEARBY_DISTANCE) for s in recipe.nearby):
-                return False
+            reached = yield from self._reach_stations(recipe, max_steps - (self._own - start))
+            if not reached and not all(self.seen(s) for s in recipe.nearby):
+                return False  # a station is missing and cannot be placed
+            # Known stations not reached (an arrow or a cow in the way): walk again.
         return False
 
     @_primitive
@@ -402,6 +417,9 @@ class CrafterAPI:
             yield from self._fight_adjacent()
             site = self._shelter_site()
             left = max_steps - (self.step - start)
+            if (site is None or self._distance(site[0]) > BUILD_RATHER) \
+                    and (yield from self._build_shelter(min(left, 60))):
+                return True
             if site is None:  # head into the mountains, where pockets can be dug
                 if self.nearby("stone", 2):
                     yield from self.explore(min(left, 12), hint="stone")
@@ -547,10 +565,10 @@ class CrafterAPI:
             if inv("drink") < (8 if evening else 6 if not dark else 5) \
                     or (not dark and inv("drink") < 8 and self._close("water", 4)) \
                     or (late and not dark and inv("drink") < 9 and self._close("water", 15)):
-                yield from self.drink()
-            if inv("food") < (7 if evening else 6 if not dark else 5):
+                yield from self._while_light(self.drink(), "drink")
+            if inv("food") < (7 if not dark else 5):
                 yield from self._while_light(self.eat(), "food")
-            elif not dark and inv("food") < 8 and self._close("cow", 10 if late else 6):
+            elif not dark and inv("food") < 8 and self._close("cow", 12 if late else 10):
                 yield from self._while_light(self._calm(self._eat(40)), "food")
         if not (danger or inv("energy") < 3) or self.step < self._next_shelter:
             return
@@ -952,6 +970,97 @@ class CrafterAPI:
             return False
         return all(int(self.map[m]) in WALLS
                    for n in open_cells for m in self._neighbours(n) if m != self.pos)
+
+    def _build_shelter(self, max_steps: int) -> Actions:
+        """Wall the player into a two-cell pocket of placed stone where it stands (open ground
+        has no pocket to dig): follow :meth:`_walling_plan`, re-planning when a creature gets in
+        the way. True when sealed in."""
+        start = self.step
+        for _ in range(4):
+            plan = self._walling_plan()
+            if plan is None:
+                return False
+            for action, pos, facing in plan:
+                if self.step - start >= max_steps:
+                    return self._sealed()
+                if any(self._object_at(c) in HOSTILE for c in self._neighbours(self.pos)):
+                    yield from self._fight_adjacent()
+                    break
+                stone = self.inventory["stone"]
+                yield action
+                if (self.pos, self.facing) != (pos, facing) \
+                        or (action == "place_stone" and self.inventory["stone"] >= stone):
+                    break  # something moved into the way: plan again from here
+            if self._sealed():
+                return True
+        return self._sealed()
+
+    def _walling_plan(self):
+        """The shortest actions that seal the player into a two-cell pocket near where it stands,
+        placing stone on the pocket's open sides: [(action, position, facing after it)], or None.
+
+        A move onto a free cell moves the player, so it can only face a free cell it has just
+        walked toward; one cell cannot be walled in from inside, two can (the last stone is put
+        in the doorway after stepping back from the far cell). A breadth-first search over
+        (position, facing, walls placed) in a 9x9 window finds the order."""
+        placeable = {MATERIAL_IDS[m] for m in recipes.requirements("place_stone").where}
+        candidates = []
+        for ax in range(self.pos[0] - 2, self.pos[0] + 3):
+            for ay in range(self.pos[1] - 2, self.pos[1] + 3):
+                a = (ax, ay)
+                for d in ((1, 0), (0, 1)):
+                    b = (ax + d[0], ay + d[1])
+                    if not (self._free(a) or a == self.pos) or not (self._free(b) or b == self.pos):
+                        continue
+                    walls = [n for c in (a, b) for n in self._neighbours(c) if n not in (a, b)]
+                    if len(walls) < 6 and not all(self._inside(n) for c in (a, b) for n in
+                                                  ((c[0] + 1, c[1]), (c[0] - 1, c[1]), (c[0], c[1] + 1), (c[0], c[1] - 1))):
+                        continue  # at the world's edge: leave it to walls the world has
+                    todo = [w for w in walls if int(self.map[w]) not in WALLS]
+                    if any(int(self.map[w]) not in placeable or self._object_at(w) for w in todo) \
+                            or len(todo) > self.inventory["stone"]:
+                        continue
+                    candidates.append((len(todo) + self._distance(a), (a, b), tuple(todo)))
+        for _, pocket, todo in sorted(candidates)[:4]:
+            plan = self._walling_search(pocket, todo)
+            if plan is not None:
+                return plan
+        return None
+
+    def _walling_search(self, pocket, todo):
+        full = (1 << len(todo)) - 1
+        index = {w: i for i, w in enumerate(todo)}
+        cx, cy = pocket[0]
+
+        def blocked(cell, mask):
+            if not (self._inside(cell) and abs(cell[0] - cx) <= 4 and abs(cell[1] - cy) <= 4):
+                return True
+            i = index.get(cell)
+            return (i is not None and mask >> i & 1) or not self._free(cell)
+
+        begin = (self.pos, self.facing, 0)
+        parent = {begin: None}
+        frontier = [begin]
+        for state in frontier:  # breadth-first: frontier grows while iterating
+            pos, facing, mask = state
+            if mask == full and pos in pocket:
+                plan = []
+                while parent[state] is not None:
+                    state, action, after = parent[state]
+                    plan.append((action, after[0], after[1]))
+                return plan[::-1]
+            moves = [(a, ((pos[0] + d[0], pos[1] + d[1]), d)) for a, d in MOVES.items()]
+            # A move toward lava walks into it (the player may enter lava), and unknown may be lava.
+            options = [(a, (pos if blocked(n, mask) else n, d, mask)) for a, (n, d) in moves
+                       if not self._inside(n) or int(self.map[n]) not in (LAVA, UNKNOWN)]
+            front = (pos[0] + facing[0], pos[1] + facing[1])
+            if front in index and not mask >> index[front] & 1:
+                options.append(("place_stone", (pos, facing, mask | 1 << index[front])))
+            for action, nxt in options:
+                if nxt not in parent:
+                    parent[nxt] = (state, action, nxt)
+                    frontier.append(nxt)
+        return None
 
     def _shelter_site(self):
         """(entrance, inner, deep): a free entrance with two cells beyond it in a straight line
