@@ -41,7 +41,7 @@ Two things go beyond CleanRL's file, because gymnasium >= 1.0 and RL-GPT need th
 Speed comes from doing the same maths with fewer, larger operations (benchmarks/ppo_vs_sb3.py
 measures it): the actor and critic MLPs run as one batched matmul per layer (`SeparateMLPs`),
 the categorical distribution is written out, sampling noise is drawn once per rollout, GAE runs
-in numpy, Adam is fused, sub-environments are stepped by a lean vector env (`SyncEnvs`), and
+in numpy, Adam is fused (and kept clear of torch._dynamo's import, `learn.adam`), sub-environments are stepped by a lean vector env (`SyncEnvs`), and
 torch uses one thread by default (small networks lose more to thread synchronisation than they
 gain).
 """
@@ -72,6 +72,7 @@ from gymnasium.vector.utils import batch_space, create_empty_array
 
 from rlgpt_cli.atomic import atomic_write
 from rlgpt_cli.learn.actors import LocalActors, PoolActors
+from rlgpt_cli.learn.adam import Adam
 
 CHECKPOINT_FORMAT = "rlgpt-ppo-checkpoint"
 POLICY_FORMAT = "rlgpt-ppo-policy"
@@ -536,7 +537,7 @@ def _save_checkpoint(
     path: Path,
     config: PPOConfig,
     agent: Agent,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Adam,
     global_step: int,
     update: int,
     recent_returns: Sequence[float],
@@ -562,7 +563,7 @@ def _restore_checkpoint(
     path: str | os.PathLike,
     config: PPOConfig,
     agent: Agent,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Adam,
     device: torch.device,
 ) -> dict[str, Any]:
     """Load a checkpoint's weights, optimizer and RNG state into a run; returns the checkpoint.
@@ -1139,7 +1140,7 @@ def explained_variance(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
 
 
 def ppo_update(
-    agent: Agent, optimizer: torch.optim.Optimizer, batch: Batch, config: PPOConfig
+    agent: Agent, optimizer: Adam, batch: Batch, config: PPOConfig
 ) -> dict[str, float]:
     """Several epochs of shuffled minibatches over one rollout (details 6-11).
 
@@ -1358,8 +1359,8 @@ def _train(
         agent = Agent(obs_space, int(action_space.n))
     agent = agent.to(device)
     # Adam, eps 1e-5 (detail 3); fused: one kernel for all parameters instead of a Python loop
-    # over them (same maths).
-    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5, fused=True)
+    # over them (same maths). Ours, not torch.optim's, whose first call imports torch._dynamo.
+    optimizer = Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
 
     global_step, start_update = 0, 1
     recent_returns: deque[float] = deque(maxlen=100)
