@@ -217,6 +217,10 @@ class SymbolicEncoder(nn.Module):
         view = space["view"]
         n_ids = int(np.max(view.high)) + 1
         self.embeds = nn.ModuleList(nn.Embedding(n_ids, embed_dim) for _ in range(view.shape[0]))
+        # Channel c's ids index rows c * n_ids.. of the embeddings stacked into one table, so one
+        # lookup embeds every channel (not saved: the state_dict keeps one table per channel).
+        offsets = torch.arange(view.shape[0]) * n_ids
+        self.register_buffer("id_offsets", offsets, persistent=False)
         width = channels
         channels = view.shape[0]
         self.conv = nn.Sequential(
@@ -243,12 +247,15 @@ class SymbolicEncoder(nn.Module):
         self.out_dim = 256
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        view = obs["view"].long()  # (B, C, W, H) ids
-        # Embed each channel: (B, W, H, E) each, concatenated to (B, C*E, W, H) for the convs.
-        emb = torch.cat([e(view[:, i]) for i, e in enumerate(self.embeds)], dim=-1)
+        view = obs["view"]  # (B, C, W, H) ids
+        batch, _, width, height = view.shape
+        # Each channel's embedding, (B, W, H, C*E) with channel c at c*E.., as (B, C*E, W, H) for
+        # the convs: one lookup in the stacked table, the same numbers as one per channel.
+        table = torch.cat([e.weight for e in self.embeds])
+        ids = view.permute(0, 2, 3, 1).long() + self.id_offsets
+        emb = nn.functional.embedding(ids, table).reshape(batch, width, height, -1)
         x = self.conv(emb.permute(0, 3, 1, 2))
         if self.scalar_keys:
-            batch = view.shape[0]
             s = torch.cat([obs[k].reshape(batch, -1).float() for k in self.scalar_keys], dim=1)
             x = torch.cat([x, s / self.scalar_scale], dim=1)
         return self.head(x)
