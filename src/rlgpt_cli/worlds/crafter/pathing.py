@@ -96,6 +96,27 @@ def shortest_paths(cost: np.ndarray, start: tuple[int, int], goals=None):
     return dist, (px, py), (None if rx < 0 else (int(rx), int(ry)))
 
 
+@njit(cache=True)
+def window_sum(mask, w, h):
+    """Count of True cells of ``mask`` in the w x h window centred on each cell (zero padding),
+    as float64. Counts are small integers, so this is exactly what a float cumulative sum
+    gives (the numpy version it replaces), in one pass and no temporary arrays but one."""
+    mw, mh = mask.shape
+    c = np.zeros((mw + 1, mh + 1), np.int64)  # c[i, j]: True cells in mask[:i, :j]
+    for i in range(mw):
+        row = 0
+        for j in range(mh):
+            row += mask[i, j]
+            c[i + 1, j + 1] = c[i, j + 1] + row
+    out = np.empty((mw, mh))
+    for i in range(mw):
+        x0, x1 = max(i - w // 2, 0), min(i + w - w // 2, mw)
+        for j in range(mh):
+            y0, y1 = max(j - h // 2, 0), min(j + h - h // 2, mh)
+            out[i, j] = c[x1, y1] - c[x0, y1] - c[x1, y0] + c[x0, y0]
+    return out
+
+
 def unwind(parents, cell, origin) -> list[tuple[int, int]]:
     """The path from ``origin`` (excluded) to ``cell`` (included) along ``parents``."""
     px, py = parents
@@ -111,3 +132,4 @@ def unwind(parents, cell, origin) -> list[tuple[int, int]]:
 def warm() -> None:
     """Compile (or load the cached compilation) now, outside any skill's time budget."""
     shortest_paths(np.ones((2, 2)), (0, 0))
+    window_sum(np.ones((2, 2), np.bool_), 1, 1)
