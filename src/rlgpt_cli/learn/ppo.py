@@ -41,7 +41,7 @@ Two things go beyond CleanRL's file, because gymnasium >= 1.0 and RL-GPT need th
 Speed comes from doing the same maths with fewer, larger operations (benchmarks/ppo_vs_sb3.py
 measures it): the actor and critic MLPs run as one batched matmul per layer (`SeparateMLPs`),
 the categorical distribution is written out, sampling noise is drawn once per rollout, GAE runs
-in numpy, Adam is fused, sub-environments are stepped by a lean vector env (`SyncEnvs`), and
+in numpy, Adam is fused (and kept clear of torch._dynamo's import, `learn.adam`), sub-environments are stepped by a lean vector env (`SyncEnvs`), and
 torch uses one thread by default (small networks lose more to thread synchronisation than they
 gain).
 """
@@ -72,6 +72,7 @@ from gymnasium.vector.utils import batch_space, create_empty_array
 
 from rlgpt_cli.atomic import atomic_write
 from rlgpt_cli.learn.actors import LocalActors, PoolActors
+from rlgpt_cli.learn.adam import Adam
 
 CHECKPOINT_FORMAT = "rlgpt-ppo-checkpoint"
 POLICY_FORMAT = "rlgpt-ppo-policy"
@@ -216,6 +217,10 @@ class SymbolicEncoder(nn.Module):
         view = space["view"]
         n_ids = int(np.max(view.high)) + 1
         self.embeds = nn.ModuleList(nn.Embedding(n_ids, embed_dim) for _ in range(view.shape[0]))
+        # Channel c's ids index rows c * n_ids.. of the embeddings stacked into one table, so one
+        # lookup embeds every channel (not saved: the state_dict keeps one table per channel).
+        offsets = torch.arange(view.shape[0]) * n_ids
+        self.register_buffer("id_offsets", offsets, persistent=False)
         width = channels
         channels = view.shape[0]
         self.conv = nn.Sequential(
@@ -242,12 +247,15 @@ class SymbolicEncoder(nn.Module):
         self.out_dim = 256
 
     def forward(self, obs: dict[str, torch.Tensor]) -> torch.Tensor:
-        view = obs["view"].long()  # (B, C, W, H) ids
-        # Embed each channel: (B, W, H, E) each, concatenated to (B, C*E, W, H) for the convs.
-        emb = torch.cat([e(view[:, i]) for i, e in enumerate(self.embeds)], dim=-1)
+        view = obs["view"]  # (B, C, W, H) ids
+        batch, _, width, height = view.shape
+        # Each channel's embedding, (B, W, H, C*E) with channel c at c*E.., as (B, C*E, W, H) for
+        # the convs: one lookup in the stacked table, the same numbers as one per channel.
+        table = torch.cat([e.weight for e in self.embeds])
+        ids = view.permute(0, 2, 3, 1).long() + self.id_offsets
+        emb = nn.functional.embedding(ids, table).reshape(batch, width, height, -1)
         x = self.conv(emb.permute(0, 3, 1, 2))
         if self.scalar_keys:
-            batch = view.shape[0]
             s = torch.cat([obs[k].reshape(batch, -1).float() for k in self.scalar_keys], dim=1)
             x = torch.cat([x, s / self.scalar_scale], dim=1)
         return self.head(x)
@@ -536,7 +544,7 @@ def _save_checkpoint(
     path: Path,
     config: PPOConfig,
     agent: Agent,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Adam,
     global_step: int,
     update: int,
     recent_returns: Sequence[float],
@@ -562,7 +570,7 @@ def _restore_checkpoint(
     path: str | os.PathLike,
     config: PPOConfig,
     agent: Agent,
-    optimizer: torch.optim.Optimizer,
+    optimizer: Adam,
     device: torch.device,
 ) -> dict[str, Any]:
     """Load a checkpoint's weights, optimizer and RNG state into a run; returns the checkpoint.
@@ -1139,7 +1147,7 @@ def explained_variance(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
 
 
 def ppo_update(
-    agent: Agent, optimizer: torch.optim.Optimizer, batch: Batch, config: PPOConfig
+    agent: Agent, optimizer: Adam, batch: Batch, config: PPOConfig
 ) -> dict[str, float]:
     """Several epochs of shuffled minibatches over one rollout (details 6-11).
 
@@ -1358,8 +1366,8 @@ def _train(
         agent = Agent(obs_space, int(action_space.n))
     agent = agent.to(device)
     # Adam, eps 1e-5 (detail 3); fused: one kernel for all parameters instead of a Python loop
-    # over them (same maths).
-    optimizer = torch.optim.Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5, fused=True)
+    # over them (same maths). Ours, not torch.optim's, whose first call imports torch._dynamo.
+    optimizer = Adam(agent.parameters(), lr=config.learning_rate, eps=1e-5)
 
     global_step, start_update = 0, 1
     recent_returns: deque[float] = deque(maxlen=100)

@@ -712,13 +712,7 @@ class CrafterAPI:
 
     def _mine_cost(self) -> dict[int, float]:
         """Blocks the player can dig through (do, then step): costs per material id."""
-        costs = {}
-        for r in recipes.recipes():
-            if r.kind == "collect" and r.leaves in recipes.walkable() \
-                    and r.source not in recipes.walkable() \
-                    and all(self.has(t, k) for t, k in r.tools.items()):
-                costs[MATERIAL_IDS[r.source]] = 2.0 if r.source == "stone" else 3.0
-        return costs
+        return {mid: cost for mid, cost, tools in _diggable() if all(self.has(t, k) for t, k in tools)}
 
     @staticmethod
     def _leaves(material_id: int) -> str:
@@ -728,13 +722,15 @@ class CrafterAPI:
 
     def _cost_grid(self) -> np.ndarray:
         """Per-cell cost of stepping onto a cell; inf where the player must never go."""
-        cost = np.full(self.area, np.inf)
-        for mid in WALKABLE:
-            cost[self.map == mid] = 1.0
-        cost[self.map == UNKNOWN] = 1.5
+        # A cell's cost follows from its id alone: one lookup per cell in a table indexed by
+        # id + 1 (UNKNOWN, -1, at 0; ids past the materials clip to the last entry, inf).
+        table = np.full(len(MATERIAL_IDS) + 2, np.inf)
+        table[[mid + 1 for mid in WALKABLE]] = 1.0
+        table[UNKNOWN + 1] = 1.5
         for mid, c in self._mine_cost().items():
-            cost[self.map == mid] = c
-        cost[self.map == LAVA] = np.inf
+            table[mid + 1] = c
+        table[LAVA + 1] = np.inf
+        cost = table.take(self.map + 1, mode="clip")
         for cell, (name, when) in self.objects.items():
             if self.step - when <= 1 and name != "arrow":
                 cost[cell] = np.inf
@@ -1088,11 +1084,19 @@ class CrafterAPI:
         return best
 
 
+@functools.cache
+def _diggable() -> tuple[tuple[int, float, tuple[tuple[str, int], ...]], ...]:
+    """(material id, cost, tools needed) of every block that digging leaves walkable, in
+    recipe order: `_mine_cost` runs on every step, the recipes never change."""
+    walkable = recipes.walkable()
+    return tuple((MATERIAL_IDS[r.source], 2.0 if r.source == "stone" else 3.0, tuple(r.tools.items()))
+                 for r in recipes.recipes()
+                 if r.kind == "collect" and r.leaves in walkable and r.source not in walkable)
+
+
 def _window_sum(mask: np.ndarray, w: int, h: int) -> np.ndarray:
     """Sum of ``mask`` over a w x h window centred on each cell (zero padding)."""
-    a = np.pad(mask.astype(np.float64), ((w // 2 + 1, w // 2), (h // 2 + 1, h // 2)))
-    c = a.cumsum(0).cumsum(1)
-    return c[w:, h:] - c[:-w, h:] - c[w:, :-h] + c[:-w, :-h]
+    return pathing.window_sum(np.ascontiguousarray(mask, np.bool_), w, h)
 
 
 # What sandboxed skill code may reach on the API (the sandbox refuses every other attribute):
