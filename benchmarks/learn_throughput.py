@@ -12,6 +12,9 @@ the arms alternate, so a change in machine load hits all of them. Reported per r
   time of the command (``RUSAGE_CHILDREN``) and of its worker processes (the command's own
   ``cpu_seconds.workers``: fork-server workers are not its children) -- the CPU figure covers
   the whole command, start-up and evaluation included, so it is the conservative one;
+* the PPO phase after its first update: env steps per CPU-second of every core (the run's
+  progress.json points carry the CPU time so far, its workers included) -- start-up, the first
+  update and the final evaluation left out, validation episodes in;
 * the whole command: wall seconds and env steps (training + validation + evaluation) per
   CPU-second.
 
@@ -44,6 +47,7 @@ def run_learn(workers: int, steps: int, seed: int) -> dict:
            "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     cmd = [sys.executable, "-m", "rlgpt_cli", "--json", "--model", "rlgpt/offline", "learn", "--subtask",
            "harvest_log", "--steps", str(steps), "--seed", str(seed), "--episodes", "5", "--no-save"]
+    load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -58,15 +62,22 @@ def run_learn(workers: int, steps: int, seed: int) -> dict:
     curve = json.loads((Path(report["run_dir"]) / "progress.json").read_text())["curve"]
     trained, seconds = curve[-1]["env_steps"], curve[-1]["seconds"]
     all_steps = trained + report["eval_env_steps"] + (report["best"]["validation_env_steps"] or 0)
+    # The PPO phase after its first update, on every core (the curve's CPU counts the workers).
+    first, last = curve[0], curve[-1]
+    ppo_cpu = last["cpu_seconds"] - first["cpu_seconds"]
     return {
         "workers": workers, "seed": seed, "env_steps": trained, "train_seconds": round(seconds, 2),
         "train_sps": round(trained / seconds), "command_wall_s": round(wall, 2), "command_cpu_s": round(cpu, 2),
         "cpu_sps": round(all_steps / cpu), "train_steps_per_command_cpu_s": round(trained / cpu),
-        "success_rate": report["success_rate"],
+        "ppo_cpu_sps": round((last["env_steps"] - first["env_steps"]) / ppo_cpu) if ppo_cpu > 0 else None,
+        "success_rate": report["success_rate"], "load_before": round(load, 2),
     }
 
 
-def spread(values: list[float]) -> dict:
+def spread(values: list[float | None]) -> dict:
+    values = [v for v in values if v is not None]
+    if not values:
+        return {"median": None, "min": None, "max": None}
     return {"median": statistics.median(values), "min": min(values), "max": max(values)}
 
 
@@ -87,7 +98,8 @@ def main() -> int:
             runs[w].append(run_learn(w, args.steps, args.seed))
             print(f"{w} worker(s): {runs[w][-1]}", file=sys.stderr)
     arms = {str(w): {key: spread([r[key] for r in rs]) for key in
-                     ("train_sps", "cpu_sps", "train_steps_per_command_cpu_s", "command_wall_s")} | {"runs": rs}
+                     ("train_sps", "ppo_cpu_sps", "cpu_sps", "train_steps_per_command_cpu_s", "command_wall_s")}
+            | {"runs": rs}
             for w, rs in runs.items()}
     base = arms[str(counts[0])]["train_sps"]["median"]
     report = {
@@ -105,11 +117,14 @@ def main() -> int:
         return 0
     print(f"{report['command']}, {args.steps} env steps, {args.repeats} runs per arm, "
           f"load average {report['load_average']} on {report['cpu_count']} cores")
-    print(f"{'workers':>8} {'train env steps/s':>20} {'env steps/CPU-s':>20} {'command wall s':>18}   median [min-max]")
+    print(f"{'workers':>8} {'train env steps/s':>20} {'PPO env steps/CPU-s':>20} {'env steps/CPU-s':>20} "
+          f"{'command wall s':>18}   median [min-max]")
     for w in counts:
         a = arms[str(w)]
-        cells = [f"{a[k]['median']} [{a[k]['min']}-{a[k]['max']}]" for k in ("train_sps", "cpu_sps", "command_wall_s")]
-        print(f"{w:>8} {cells[0]:>20} {cells[1]:>20} {cells[2]:>18}   x{report['train_sps_ratio'][str(w)]}")
+        cells = [f"{a[k]['median']} [{a[k]['min']}-{a[k]['max']}]"
+                 for k in ("train_sps", "ppo_cpu_sps", "cpu_sps", "command_wall_s")]
+        print(f"{w:>8} {cells[0]:>20} {cells[1]:>20} {cells[2]:>20} {cells[3]:>18}   "
+              f"x{report['train_sps_ratio'][str(w)]}")
     print(f"\nwritten to {args.out}")
     return 0
 
