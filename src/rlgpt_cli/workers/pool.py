@@ -144,18 +144,14 @@ _stopped_cpu = 0.0
 _running: "weakref.WeakSet[_Worker]" = weakref.WeakSet()
 
 
-def stopped_workers_cpu() -> float:
-    """CPU seconds (user + system) of the local workers this process has stopped or killed.
+def workers_cpu() -> float:
+    """CPU seconds (user + system) of every local worker this process started: those it
+    stopped or killed, and those still running, so far.
 
     Fork-server workers are the server's children, not ours, so our ``RUSAGE_CHILDREN`` never
-    counts them: each worker's time is read from /proc as it ends (0 where there is no /proc).
+    counts them: a worker's time is read from /proc as it ends, or now while it runs (0 where
+    there is no /proc).
     """
-    return _stopped_cpu
-
-
-def workers_cpu() -> float:
-    """CPU seconds of every local worker this process started: those it stopped, and those
-    still running so far (read from /proc now)."""
     return _stopped_cpu + sum(_cpu_seconds(w.process.pid) for w in list(_running)
                               if not w.cpu_counted and w.process.is_alive())
 
