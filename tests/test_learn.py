@@ -206,10 +206,11 @@ def test_learn_saves_a_policy_skill_that_runs(cli, tmp_path):
 
 def test_learn_gives_the_same_run_with_one_or_two_rollout_workers(cli, tmp_path, monkeypatch):
     """Same seed, same 8 envs: the in-process rollouts (RLGPT_WORKERS=1) and 2 worker
-    processes give the same learning curve, the same evaluation and the same weights."""
+    processes give the same learning curve, the same evaluation and the same weights -- the
+    workers collecting the second rollout while this process validates the first update."""
     import torch
 
-    config = write_config(tmp_path / "rl.json", total_steps=8 * 128)  # one rollout of 8 x 128
+    config = write_config(tmp_path / "rl.json", total_steps=2 * 8 * 128)  # two rollouts of 8 x 128
     runs, cpu = [], []
     for workers in ("1", "2"):
         monkeypatch.setenv("RLGPT_WORKERS", workers)
@@ -226,6 +227,7 @@ def test_learn_gives_the_same_run_with_one_or_two_rollout_workers(cli, tmp_path,
         cpu.append((report["cpu_seconds"], curve[-1]["cpu_seconds"]))
     (curve1, success1, steps1, w1), (curve2, success2, steps2, w2) = runs
     assert curve1 == curve2 and success1 == success2 and steps1 == steps2 > 0
+    assert len(curve1) == 2 and "validation_success" in curve1[0]
     assert all(torch.equal(w1[k], w2[k]) for k in w1)
     # The two rollout workers' time (their start-up and the rollout) is in the second report
     # (this process's workers so far), and each point of the curve says what the run had cost

@@ -346,6 +346,106 @@ def test_rollouts_are_the_same_whatever_the_number_of_worker_processes():
     assert not all(torch.equal(fresh[k], state1[k]) for k in fresh)
 
 
+def _crafter_batch(n: int = 64):
+    from rlgpt_cli.worlds.crafter.env import CrafterWorld
+
+    env = CrafterWorld(seed=5)
+    env.reset(seed=5)
+    observations = [env.step(int(a))[0] for a in np.random.default_rng(0).integers(0, 17, n)]
+    torch.manual_seed(0)
+    agent = Agent(env.observation_space, 17)
+    obs = {k: torch.as_tensor(np.stack([o[k] for o in observations])) for k in observations[0]}
+    with torch.no_grad():
+        actions = torch.randint(0, 17, (n,))
+        _, logprobs, _, values = agent.get_action_and_value(obs, actions)
+    batch = ppo.Batch(obs=obs, masks=None, actions=actions, logprobs=logprobs + 0.05 * torch.randn(n),
+                      values=values.view(-1), advantages=torch.randn(n), returns=torch.randn(n))
+    return agent, batch
+
+
+def test_the_update_gradient_is_the_minibatch_loss_gradient():
+    """A minibatch's gradient, summed from its parts, is the gradient of CleanRL's loss over
+    the whole minibatch (means of the clipped surrogate, clipped value loss and entropy)."""
+    config = PPOConfig(num_envs=1, num_steps=64, device="cpu")
+    agent, mb = _crafter_batch()
+    params = list(agent.parameters())
+    n = len(mb)
+    parts = [ppo._chunk_loss(agent, mb[torch.arange(lo, hi)], n, config) for lo, hi in ((0, 21), (21, 64))]
+    summed = [sum(g) for g in zip(*(torch.autograd.grad(loss, params) for loss, _ in parts))]
+
+    _, newlogprob, entropy, newvalue = agent.get_action_and_value(mb.obs, mb.actions)
+    ratio = (newlogprob - mb.logprobs).exp()
+    pg_loss = torch.max(-mb.advantages * ratio, -mb.advantages * torch.clamp(ratio, 0.8, 1.2)).mean()
+    v = newvalue.view(-1)
+    v_clipped = mb.values + torch.clamp(v - mb.values, -0.2, 0.2)
+    v_loss = 0.5 * torch.max((v - mb.returns) ** 2, (v_clipped - mb.returns) ** 2).mean()
+    loss = pg_loss - 0.01 * entropy.mean() + 0.5 * v_loss
+    reference = torch.autograd.grad(loss, params)
+    assert all(torch.allclose(a, b, rtol=1e-4, atol=1e-6) for a, b in zip(summed, reference))
+    assert sum(l.item() for l, _ in parts) == pytest.approx(loss.item(), rel=1e-5)
+    clipfrac = float(sum(m["clipfrac"] for _, m in parts))
+    assert clipfrac == pytest.approx(float(((ratio - 1).abs() > 0.2).float().mean()))
+
+
+def test_the_update_on_threads_gives_the_same_weights_as_in_turn():
+    """The parts computed on two threads (rollouts from worker processes) or one after the
+    other (rollouts in this process): the same weights, bit for bit."""
+    import concurrent.futures
+
+    config = PPOConfig(num_envs=1, num_steps=64, num_minibatches=2, update_epochs=2, device="cpu")
+    weights = []
+    for threads in (None, concurrent.futures.ThreadPoolExecutor(2)):
+        agent, batch = _crafter_batch()
+        torch.manual_seed(1)
+        ppo.ppo_update(agent, ppo.Adam(agent.parameters(), lr=1e-3, eps=1e-5), batch, config, threads)
+        weights.append(agent.state_dict())
+    fresh = _crafter_batch()[0].state_dict()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in fresh)
+    assert not all(torch.equal(weights[0][k], fresh[k]) for k in fresh)
+
+
+def test_a_run_stopped_after_an_update_on_worker_processes_ends_there():
+    """A stop asked for in on_update (as a signal handler does) ends a run on worker processes at
+    that update, with the weights of that update (those of an in-process run) and the workers'
+    time counted."""
+    from rlgpt_cli.workers.pool import workers_cpu
+
+    config = small_config(num_envs=8, num_steps=16, total_timesteps=8 * 16 * 3, num_minibatches=2)
+    stop, cpu_before = [], workers_cpu()
+    result = train(_crafter_fns(8), config, on_update=lambda m: stop.append(True), should_stop=lambda: bool(stop),
+                   workers=2)
+    assert result.stopped and result.update == 1 and result.global_step == 8 * 16
+    reference = train(_crafter_fns(8), small_config(num_envs=8, num_steps=16, total_timesteps=8 * 16,
+                                                     num_minibatches=2))
+    assert all(torch.equal(result.agent.state_dict()[k], v) for k, v in reference.agent.state_dict().items())
+    assert workers_cpu() > cpu_before  # the workers were stopped and their time counted
+
+
+def test_evaluation_episodes_on_worker_processes_are_those_of_one_process():
+    """Sampled evaluation episodes shared out over 2 rollout workers: the same returns and
+    lengths as `evaluate` in this process, whatever torch's global RNG holds (each seeded
+    episode samples from its own stream)."""
+    import functools
+
+    from rlgpt_cli.worlds.crafter.env import CrafterWorld
+
+    config = small_config(num_envs=8, num_steps=16)
+    collector = ppo.ChunkedCollector(_crafter_fns(8), config, workers=2)
+    try:
+        obs_space, _ = collector.start()
+        torch.manual_seed(0)
+        agent = Agent(obs_space, 17)
+        env_fn = functools.partial(CrafterWorld, seed=7, length=60)
+        seeds = [11, 12, 13]
+        torch.manual_seed(123)
+        spread = collector.evaluate(agent, env_fn, seeds)
+    finally:
+        collector.close()
+    torch.manual_seed(456)
+    here = evaluate(agent, env_fn, episodes=3, seeds=seeds, deterministic=False)
+    assert spread == here and spread["env_steps"] == sum(here["lengths"]) > 0
+
+
 def test_a_worker_process_failure_reaches_the_learner():
     """An env that raises inside a worker process: the learner gets the env's own exception."""
     config = small_config(num_envs=8, num_steps=16, total_timesteps=8 * 16)

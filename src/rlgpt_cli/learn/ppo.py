@@ -41,13 +41,19 @@ Two things go beyond CleanRL's file, because gymnasium >= 1.0 and RL-GPT need th
 Speed comes from doing the same maths with fewer, larger operations (benchmarks/ppo_vs_sb3.py
 measures it): the actor and critic MLPs run as one batched matmul per layer (`SeparateMLPs`),
 the categorical distribution is written out, sampling noise is drawn once per rollout, GAE runs
-in numpy, Adam is fused (and kept clear of torch._dynamo's import, `learn.adam`), sub-environments are stepped by a lean vector env (`SyncEnvs`), and
-torch uses one thread by default (small networks lose more to thread synchronisation than they
-gain).
+in numpy, Adam is fused (and kept clear of torch._dynamo's import, `learn.adam`),
+sub-environments are stepped by a lean vector env (`SyncEnvs`), and torch uses one thread by
+default (small networks lose more to thread synchronisation than they gain). With rollout
+worker processes (`ChunkedCollector`) every core works: the workers collect and play the
+validation and evaluation episodes, and while they wait for new weights the update computes
+each minibatch's gradient in parts on their cores (`GRADIENT_CHUNKS`) -- a run is the same, bit
+for bit, whatever the number of workers.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import io
@@ -415,21 +421,24 @@ class Agent(nn.Module):
         action: torch.Tensor | None = None,
         action_mask: torch.Tensor | None = None,
         deterministic: bool = False,
+        generator: torch.Generator | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Sample (or score the given) actions. Returns action, log-prob, entropy, value."""
+        """Sample (from `generator`, default torch's global one) or score the given actions.
+        Returns action, log-prob, entropy, value."""
         logp, value = self.log_probs_and_value(obs, action_mask)
         if action is None:
             if deterministic:
                 action = logp.argmax(dim=-1)
             else:
-                action = (logp + gumbel_noise(logp.shape, logp.device)).argmax(dim=-1)
+                action = (logp + gumbel_noise(logp.shape, logp.device, generator)).argmax(dim=-1)
         logprob = logp.gather(-1, action.unsqueeze(-1)).squeeze(-1)
         entropy = -(logp.exp() * logp).sum(-1)
         return action, logprob, entropy, value
 
     @torch.inference_mode()
-    def act(self, obs: Any, deterministic: bool = True) -> int:
-        """One action for one (unbatched) gymnasium observation, honouring its action mask."""
+    def act(self, obs: Any, deterministic: bool = True, generator: torch.Generator | None = None) -> int:
+        """One action for one (unbatched) gymnasium observation, honouring its action mask;
+        sampled from `generator` (default torch's global one) unless `deterministic`."""
         device = next(self.parameters()).device
         net_obs, mask = _split_obs(obs, self.obs_key, self.has_mask)
         batch = _tree_map(lambda t: t[None], _as_tensor(net_obs, device))
@@ -437,7 +446,7 @@ class Agent(nn.Module):
         if mask is not None:
             mask_t = torch.as_tensor(np.asarray(mask), device=device).bool()[None]
         action, _, _, _ = self.get_action_and_value(
-            batch, action_mask=mask_t, deterministic=deterministic
+            batch, action_mask=mask_t, deterministic=deterministic, generator=generator
         )
         return int(action.item())
 
@@ -990,14 +999,17 @@ class RolloutWorker:
     def reset(self, seed: int, network: dict[str, Any]) -> None:
         """Reset the sub-envs (as `RolloutCollector.reset`) and build the policy copy that
         `network` (`Agent.spec()`) describes."""
-        obs_space, _ = self.spaces()
-        # Its weights come with every collect: building it must not draw from the learner's
-        # RNG, or the run would depend on where the worker lives.
+        self._build_policy(network)
+        for chunk in self.chunks:
+            chunk.reset(seed)
+
+    def _build_policy(self, network: dict[str, Any]) -> None:
+        # Its weights come with every call: building it must not draw from the learner's RNG,
+        # or the run would depend on where the worker lives.
         with torch.random.fork_rng(devices=[]):
-            self.agent = Agent.from_spec(obs_space, network)
+            self.agent = Agent.from_spec(self.spaces()[0], network)
         for chunk in self.chunks:
             chunk.agent = self.agent
-            chunk.reset(seed)
 
     def env_steps(self) -> int:
         """World steps its sub-envs took (a macro-action counts its steps), else decisions."""
@@ -1020,6 +1032,18 @@ class RolloutWorker:
         self._decisions += n_steps
         arrays = {k: _concat([p[k] for p in parts], 0 if k.startswith("next_") else 1) for k in parts[0]}
         return {"arrays": arrays, "episodes": episodes, "env_steps": self.env_steps()}
+
+    def evaluate(self, network: dict[str, Any], policy_state: dict[str, np.ndarray], env_fn: Callable[[], gym.Env],
+                 seeds: list[int], deterministic: bool) -> dict[str, Any]:
+        """`evaluate` of the policy `network` with these weights on one env from `env_fn`, an
+        episode per seed (none: no env)."""
+        if not seeds:
+            return {"episodes": [], "env_steps": 0}
+        if self.agent is None or self.agent.spec() != network:
+            self._build_policy(network)
+        self.agent.load_state_dict({k: torch.from_numpy(v) for k, v in policy_state.items()})
+        ev = evaluate(self.agent, env_fn, episodes=len(seeds), seeds=seeds, deterministic=deterministic)
+        return {"episodes": list(zip(ev["returns"], ev["lengths"], ev["success"])), "env_steps": ev["env_steps"]}
 
     def close(self) -> None:
         for chunk in self.chunks:
@@ -1082,7 +1106,7 @@ class ChunkedCollector:
         return sum(self._env_steps)
 
     def collect(self) -> list[Episode]:
-        state = {k: v.detach().cpu().numpy() for k, v in self.agent.state_dict().items()}
+        state = _numpy_state(self.agent)
         results = self.actors.call_all("collect", [(state, self.config.num_steps)] * self.workers)
         buf, device = self.buffer, self.device
         finished: list[Episode] = []
@@ -1103,10 +1127,29 @@ class ChunkedCollector:
         buf.next_done = np.concatenate([a["next_done"] for a in arrays])
         return finished
 
+    def evaluate(self, agent: Agent, env_fn: Callable[[], gym.Env], seeds: Sequence[int],
+                 deterministic: bool = False) -> dict[str, Any]:
+        """`evaluate(agent, env_fn, seeds=seeds)` with the episodes shared out over the workers
+        (each plays a consecutive run of the seeds on its own env from `env_fn`, which must be
+        picklable): every core plays, and the numbers are those of one process, since each
+        episode is fixed by its seed."""
+        seeds = [int(s) for s in seeds]
+        state = _numpy_state(agent)
+        runs = [seeds[w * len(seeds) // self.workers:(w + 1) * len(seeds) // self.workers]
+                for w in range(self.workers)]
+        parts = self.actors.call_all("evaluate", [(agent.spec(), state, env_fn, run, deterministic) for run in runs])
+        return _evaluation([ep for part in parts for ep in part["episodes"]],
+                           sum(part["env_steps"] for part in parts))
+
     def close(self) -> None:
         if self.actors is not None:
             self.actors.close()
             self.actors = None
+
+
+def _numpy_state(agent: Agent) -> dict[str, np.ndarray]:
+    """The weights as numpy arrays, the message a rollout worker gets."""
+    return {k: v.detach().cpu().numpy() for k, v in agent.state_dict().items()}
 
 
 def _zip_tree(a: Any, b: Any) -> Any:
@@ -1146,10 +1189,52 @@ def explained_variance(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
     return float("nan") if var_y == 0 else float(1 - np.var(y_true_np - y_pred_np) / var_y)
 
 
+GRADIENT_CHUNKS = 2
+"""Parts of a minibatch whose gradients are computed apart and summed in order: on as many
+threads when the rollouts come from worker processes (their cores wait for the new weights
+meanwhile), one after another otherwise -- the same numbers either way, since each part's
+arithmetic is the same wherever it runs."""
+
+
+def _chunk_loss(agent: Agent, mb: Batch, n: int, config: PPOConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """A part of a minibatch of `n` transitions: its share of the loss (its terms' sums over
+    `n`, so the parts' losses add up to the minibatch's means) and of the metrics."""
+    _, newlogprob, entropy, newvalue = agent.get_action_and_value(mb.obs, mb.actions, mb.masks)
+    logratio = newlogprob - mb.logprobs
+    ratio = logratio.exp()
+    with torch.no_grad():
+        # http://joschu.net/blog/kl-approx.html
+        metrics = {"old_approx_kl": (-logratio).sum() / n, "approx_kl": ((ratio - 1) - logratio).sum() / n,
+                   "clipfrac": ((ratio - 1.0).abs() > config.clip_coef).float().sum() / n}
+
+    # Clipped surrogate (detail 8): the pessimistic (smaller) of the two objectives;
+    # CleanRL's max of the negated terms, with the negation taken once.
+    pg_loss1 = mb.advantages * ratio
+    pg_loss2 = mb.advantages * torch.clamp(ratio, 1 - config.clip_coef, 1 + config.clip_coef)
+    pg_loss = -torch.min(pg_loss1, pg_loss2).sum() / n
+
+    newvalue = newvalue.view(-1)
+    if config.clip_vloss:
+        v_loss_unclipped = (newvalue - mb.returns) ** 2
+        v_clipped = mb.values + torch.clamp(newvalue - mb.values, -config.clip_coef, config.clip_coef)
+        v_loss_clipped = (v_clipped - mb.returns) ** 2
+        v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).sum() / n
+    else:
+        v_loss = 0.5 * ((newvalue - mb.returns) ** 2).sum() / n
+
+    entropy_loss = entropy.sum() / n
+    loss = pg_loss - config.ent_coef * entropy_loss + v_loss * config.vf_coef
+    metrics.update(policy_loss=pg_loss.detach(), value_loss=v_loss.detach(), entropy=entropy_loss.detach())
+    return loss, metrics
+
+
 def ppo_update(
-    agent: Agent, optimizer: Adam, batch: Batch, config: PPOConfig
+    agent: Agent, optimizer: Adam, batch: Batch, config: PPOConfig, threads: Any = None
 ) -> dict[str, float]:
     """Several epochs of shuffled minibatches over one rollout (details 6-11).
+
+    Each minibatch's gradient is the sum of its `GRADIENT_CHUNKS` parts' gradients, computed
+    on `threads` (a `concurrent.futures` executor) when given, else in turn.
 
     Returns the debug metrics (detail 12): value_loss, policy_loss, entropy, old_approx_kl and
     approx_kl of the last minibatch, clipfrac averaged over all minibatches, and the explained
@@ -1165,54 +1250,38 @@ def ppo_update(
         perm = torch.randperm(n, device=device)
         for start in range(0, n, minibatch_size):
             mb = batch[perm[start : start + minibatch_size]]
-            _, newlogprob, entropy, newvalue = agent.get_action_and_value(mb.obs, mb.actions, mb.masks)
-            logratio = newlogprob - mb.logprobs
-            ratio = logratio.exp()
-            with torch.no_grad():
-                # http://joschu.net/blog/kl-approx.html
-                old_approx_kl = (-logratio).mean()
-                approx_kl = ((ratio - 1) - logratio).mean()
-                clipfrac_sum += ((ratio - 1.0).abs() > config.clip_coef).float().mean()
-                n_minibatches += 1
+            size = len(mb)
+            if config.norm_adv:  # over the whole minibatch, before it is split
+                mb = dataclasses.replace(mb, advantages=(mb.advantages - mb.advantages.mean())
+                                         / (mb.advantages.std() + 1e-8))
 
-            mb_adv = mb.advantages
-            if config.norm_adv:
-                mb_adv = (mb_adv - mb_adv.mean()) / (mb_adv.std() + 1e-8)
+            def part_gradient(bounds: tuple[int, int], mb: Batch = mb, size: int = size):
+                loss, metrics = _chunk_loss(agent, mb[torch.arange(*bounds, device=device)], size, config)
+                return torch.autograd.grad(loss, params), metrics
 
-            # Clipped surrogate (detail 8): the pessimistic (smaller) of the two objectives;
-            # CleanRL's max of the negated terms, with the negation taken once.
-            pg_loss1 = mb_adv * ratio
-            pg_loss2 = mb_adv * torch.clamp(ratio, 1 - config.clip_coef, 1 + config.clip_coef)
-            pg_loss = -torch.min(pg_loss1, pg_loss2).mean()
-
-            newvalue = newvalue.view(-1)
-            if config.clip_vloss:
-                v_loss_unclipped = (newvalue - mb.returns) ** 2
-                v_clipped = mb.values + torch.clamp(
-                    newvalue - mb.values, -config.clip_coef, config.clip_coef
-                )
-                v_loss_clipped = (v_clipped - mb.returns) ** 2
-                v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).mean()
-            else:
-                v_loss = 0.5 * ((newvalue - mb.returns) ** 2).mean()
-
-            entropy_loss = entropy.mean()
-            loss = pg_loss - config.ent_coef * entropy_loss + v_loss * config.vf_coef
-
-            optimizer.zero_grad()
-            loss.backward()
+            edges = [size * c // GRADIENT_CHUNKS for c in range(GRADIENT_CHUNKS + 1)]
+            bounds = [(lo, hi) for lo, hi in zip(edges, edges[1:]) if hi > lo]
+            parts = list(threads.map(part_gradient, bounds) if threads is not None else map(part_gradient, bounds))
+            for i, p in enumerate(params):
+                grad = parts[0][0][i]
+                for part in parts[1:]:
+                    grad = grad + part[0][i]
+                p.grad = grad
+            m = {k: sum(part[1][k] for part in parts) for k in parts[0][1]}
+            clipfrac_sum += m["clipfrac"]
+            n_minibatches += 1
             nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)
             optimizer.step()
 
-        if config.target_kl is not None and approx_kl > config.target_kl:
+        if config.target_kl is not None and m["approx_kl"] > config.target_kl:
             break
 
     return {
-        "value_loss": v_loss.item(),
-        "policy_loss": pg_loss.item(),
-        "entropy": entropy_loss.item(),
-        "old_approx_kl": old_approx_kl.item(),
-        "approx_kl": approx_kl.item(),
+        "value_loss": m["value_loss"].item(),
+        "policy_loss": m["policy_loss"].item(),
+        "entropy": m["entropy"].item(),
+        "old_approx_kl": m["old_approx_kl"].item(),
+        "approx_kl": m["approx_kl"].item(),
         "clipfrac": (clipfrac_sum / max(n_minibatches, 1)).item(),
         "explained_variance": explained_variance(batch.values, batch.returns),
     }
@@ -1393,49 +1462,54 @@ def _train(
     start_time, start_step, start_env_steps = time.time(), global_step, count_env_steps()
     update = start_update - 1
     stopped = False
-    for update in range(start_update, config.num_updates + 1):
-        if config.anneal_lr:  # detail 4
-            frac = 1.0 - (update - 1.0) / config.num_updates
-            optimizer.param_groups[0]["lr"] = frac * config.learning_rate
+    # Worker processes wait for the new weights during the update: their cores compute its parts.
+    threads = (concurrent.futures.ThreadPoolExecutor(min(collector.workers, GRADIENT_CHUNKS))
+               if isinstance(collector, ChunkedCollector) and collector.workers > 1 and device.type == "cpu"
+               else None)
+    with threads or contextlib.nullcontext():
+        for update in range(start_update, config.num_updates + 1):
+            if config.anneal_lr:  # detail 4
+                frac = 1.0 - (update - 1.0) / config.num_updates
+                optimizer.param_groups[0]["lr"] = frac * config.learning_rate
 
-        finished = collector.collect()
-        global_step += config.batch_size
-        advantages, returns = compute_gae(collector.buffer, config.gamma, config.gae_lambda)
-        losses = ppo_update(agent, optimizer, collector.buffer.flatten(advantages, returns), config)
-        elapsed = max(time.time() - start_time, 1e-9)
-        sps = int((global_step - start_step) / elapsed)
-        steps_now = count_env_steps()
+            finished = collector.collect()
+            global_step += config.batch_size
+            advantages, returns = compute_gae(collector.buffer, config.gamma, config.gae_lambda)
+            losses = ppo_update(agent, optimizer, collector.buffer.flatten(advantages, returns), config, threads)
+            elapsed = max(time.time() - start_time, 1e-9)
+            sps = int((global_step - start_step) / elapsed)
+            steps_now = count_env_steps()
 
-        for episode in finished:
-            recent_returns.append(episode.ret)
-            recent_lengths.append(episode.length)
-        metrics = {
-            "update": update,
-            "num_updates": config.num_updates,
-            "global_step": global_step,
-            "sps": sps,
-            "env_steps": steps_now,
-            "env_sps": int((steps_now - start_env_steps) / elapsed),
-            "learning_rate": optimizer.param_groups[0]["lr"],
-            **losses,
-            **_episode_metrics(finished, recent_returns),
-        }
-        if writer is not None:
-            _write_scalars(writer, metrics, finished)
-        if on_update is not None:
-            on_update(metrics)
+            for episode in finished:
+                recent_returns.append(episode.ret)
+                recent_lengths.append(episode.length)
+            metrics = {
+                "update": update,
+                "num_updates": config.num_updates,
+                "global_step": global_step,
+                "sps": sps,
+                "env_steps": steps_now,
+                "env_sps": int((steps_now - start_env_steps) / elapsed),
+                "learning_rate": optimizer.param_groups[0]["lr"],
+                **losses,
+                **_episode_metrics(finished, recent_returns),
+            }
+            if writer is not None:
+                _write_scalars(writer, metrics, finished)
+            if on_update is not None:
+                on_update(metrics)
 
-        stopped = should_stop is not None and should_stop()
-        last = update == config.num_updates
-        if checkpoint_path is not None and (
-            stopped or last or (checkpoint_every and update % checkpoint_every == 0)
-        ):
-            _save_checkpoint(checkpoint_path, config, agent, optimizer, global_step, update,
-                             recent_returns, recent_lengths)  # fmt: skip
-            if checkpoint_history:
-                _keep_history(checkpoint_path, steps_now, checkpoint_history)
-        if stopped:
-            break
+            stopped = should_stop is not None and should_stop()
+            last = update == config.num_updates
+            if checkpoint_path is not None and (
+                stopped or last or (checkpoint_every and update % checkpoint_every == 0)
+            ):
+                _save_checkpoint(checkpoint_path, config, agent, optimizer, global_step, update,
+                                 recent_returns, recent_lengths)  # fmt: skip
+                if checkpoint_history:
+                    _keep_history(checkpoint_path, steps_now, checkpoint_history)
+            if stopped:
+                break
 
     return TrainResult(
         agent=agent,
@@ -1461,35 +1535,55 @@ def evaluate(
     deterministic: bool = True,
     on_episode: Callable[[int, bool | None], None] | None = None,
 ) -> dict[str, Any]:
-    """Run `episodes` full episodes on one env; seeds[i] seeds episode i. `on_episode(n,
-    success)` is called after the n-th episode (progress of a long evaluation).
+    """Run `episodes` full episodes on one env; seeds[i] seeds episode i and, unless
+    `deterministic`, its own stream of sampling noise (without seeds: torch's global RNG).
+    `on_episode(n, success)` is called after the n-th episode (progress of a long evaluation).
 
-    Returns {"returns", "lengths", "success"} lists plus "mean_return", "mean_length" and
-    "success_rate" (None when the env's info never reports `success`).
+    Returns {"returns", "lengths", "success"} lists plus "mean_return", "mean_length",
+    "success_rate" (None when the env's info never reports `success`) and "env_steps" (the
+    env's `total_env_steps` where it counts them, a macro-action's world steps included; else
+    the episodes' lengths). `ChunkedCollector.evaluate` plays them on its rollout workers.
     """
     if seeds is not None and len(seeds) < episodes:
         raise ValueError(f"{episodes} episodes need {episodes} seeds, got {len(seeds)}")
     env = env_fn()
+    device = next(agent.parameters()).device
     was_training = agent.training
     agent.eval()
-    returns, lengths, success = [], [], []
+    played: list[tuple[float, int, bool | None]] = []
     try:
         for ep in range(episodes):
-            obs, info = env.reset(seed=None if seeds is None else int(seeds[ep]))
+            seed = None if seeds is None else int(seeds[ep])
+            # A seeded episode samples from its own noise stream: the same draws whichever
+            # process plays it and whatever ran before.
+            generator = None if seed is None or deterministic else torch.Generator(device=device).manual_seed(
+                noise_seed(seed, EVALUATION_NOISE))
+            obs, info = env.reset(seed=seed)
             total, length, done = 0.0, 0, False
             while not done:
-                obs, reward, term, trunc, info = env.step(agent.act(obs, deterministic=deterministic))
+                obs, reward, term, trunc, info = env.step(agent.act(obs, deterministic, generator))
                 total += float(reward)
                 length += 1
                 done = term or trunc
-            returns.append(total)
-            lengths.append(length)
-            success.append(bool(info["success"]) if "success" in info else None)
+            played.append((total, length, bool(info["success"]) if "success" in info else None))
             if on_episode is not None:
-                on_episode(ep + 1, success[-1])
+                on_episode(ep + 1, played[-1][2])
     finally:
         env.close()
         agent.train(was_training)
+    return _evaluation(played, getattr(env, "total_env_steps", sum(length for _, length, _ in played)))
+
+
+EVALUATION_NOISE = 1 << 30
+"""The stream index of an evaluation episode's sampling noise, `noise_seed(episode seed,
+EVALUATION_NOISE)`: apart from every training run's sub-env streams."""
+
+
+def _evaluation(played: list[tuple[float, int, bool | None]], env_steps: int) -> dict[str, Any]:
+    """`evaluate`'s report of these (return, length, success) episodes."""
+    returns = [float(r) for r, _, _ in played]
+    lengths = [int(n) for _, n, _ in played]
+    success = [s for _, _, s in played]
     reported = [s for s in success if s is not None]
     return {
         "returns": returns,
@@ -1498,4 +1592,5 @@ def evaluate(
         "mean_return": float(np.mean(returns)) if returns else None,
         "mean_length": float(np.mean(lengths)) if lengths else None,
         "success_rate": float(np.mean(reported)) if reported else None,
+        "env_steps": int(env_steps),
     }

@@ -382,7 +382,8 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
         due = point["env_steps"] - validated[0] >= budget / VALIDATIONS
         if plan.validation_seeds and stopper.signal is None and (last or due):
             validated[0] = point["env_steps"]
-            point["validation_success"] = best.validate(make, plan.validation_seeds, point["env_steps"], progress)
+            point["validation_success"] = best.validate(envs, make, plan.validation_seeds, point["env_steps"],
+                                                        progress)
             writer.add_scalar("charts/validation_success_rate", point["validation_success"], point["env_steps"])
         if tracking.record_every and m["update"] % tracking.record_every == 0 and stopper.signal is None:
             recordings.append(_record_episode(agent, make, plan.validation_seeds or plan.eval_seeds,
@@ -407,14 +408,14 @@ def _run(store, training_id: int, run_dir: Path, plan: _Plan, ppo_config, librar
             raise Interrupted(f"learning {name} stopped by signal {stopper.signal} at {env_steps()} env steps; "
                               f"checkpoint saved; resume with: rlgpt learn --resume {training_id}")
         trained_steps = env_steps()
-        envs.close()  # the rollout workers are done: their memory back, their CPU counted
         best.restore()  # the policy that validated best is the one evaluated and saved
         log(f"trained {name}: {result.global_step} decisions, {trained_steps} env steps in "
             f"{base_seconds + time.time() - started:.0f} s"
             + (f"; best validation {best.success:.0%} at {best.env_steps:,} env steps" if best.success is not None
                else "") + f"; evaluating on {len(plan.eval_seeds)} held-out seeds")
-        report = _evaluate_and_save(store, training_id, run_dir, plan, library, make,
+        report = _evaluate_and_save(store, training_id, run_dir, plan, library, envs, make,
                                     result, trained_steps, curve, progress, prefix)
+        envs.close()  # the rollout workers are done: their memory back, their CPU counted
         report["best"] = {"validation_success": best.success, "env_steps": best.env_steps,
                           "path": str(best.path) if best.success is not None else None,
                           "validation_env_steps": best.spent}
@@ -479,20 +480,15 @@ class _Best:
             self.success, self.env_steps = saved["validation_success"], saved["env_steps"]
             self._state = torch.load(path, map_location="cpu", weights_only=True)
 
-    def validate(self, make, seeds: list[int], env_steps: int, progress) -> float:
-        """Play the current policy on ``seeds``; keep it when it does at least as well as the best."""
+    def validate(self, workers, make, seeds: list[int], env_steps: int, progress) -> float:
+        """Play the current policy on ``seeds`` (on the rollout `workers`, a
+        `ppo.ChunkedCollector`); keep it when it does at least as well as the best."""
         from rlgpt_cli.learn import ppo
 
-        envs: list = []
-
-        def env():
-            envs.append(make(seeds[0]))
-            return envs[-1]
-
         with progress.phase("validate", total=len(seeds), unit="episodes") as ph:
-            ev = ppo.evaluate(self.agent, env, episodes=len(seeds), seeds=seeds, deterministic=False,
-                              on_episode=lambda n, success: ph.update(n))
-        self.spent += sum(e.total_env_steps for e in envs)
+            ev = workers.evaluate(self.agent, functools.partial(make, seeds[0]), seeds)
+            ph.update(len(seeds))
+        self.spent += ev["env_steps"]
         success = float(ev["success_rate"] or 0.0)
         if self.success is None or success >= self.success:  # a tie goes to the longer-trained policy
             self.success, self.env_steps = success, env_steps
@@ -505,25 +501,19 @@ class _Best:
             self.agent.load_state_dict(self._state)
 
 
-def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, make,
+def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, workers, make,
                        result, trained_steps: int, curve: list[dict], progress, prefix: list) -> dict:
     from rlgpt_cli import seeds
-    from rlgpt_cli.learn import ppo
     from rlgpt_cli.runner import promotion
 
-    eval_envs: list = []
-
-    def eval_env():
-        eval_envs.append(make(plan.eval_seeds[0]))
-        return eval_envs[-1]
-
     # Sampled actions, as the policy skill runs: a deterministic policy facing a wall
-    # (same observation, same argmax) can repeat one useless move forever.
+    # (same observation, same argmax) can repeat one useless move forever. On the rollout
+    # workers: every core plays.
     with progress.phase(f"evaluate {plan.subtask['name']} (held-out seeds)", total=len(plan.eval_seeds),
                         unit="episodes") as ph:
-        ev = ppo.evaluate(result.agent, eval_env, episodes=len(plan.eval_seeds), seeds=plan.eval_seeds,
-                          deterministic=False, on_episode=lambda n, success: ph.update(n))
-    eval_steps = sum(e.total_env_steps for e in eval_envs)
+        ev = workers.evaluate(result.agent, functools.partial(make, plan.eval_seeds[0]), plan.eval_seeds)
+        ph.update(len(plan.eval_seeds))
+    eval_steps = ev["env_steps"]
     success = float(ev["success_rate"] or 0.0)
     atomic_write_json(run_dir / "eval.json", {**ev, "seeds": plan.eval_seeds, "env_steps": eval_steps})
     store.add_evaluation(plan.task, plan.world, f"policy:{plan.subtask['name']}", len(plan.eval_seeds),
