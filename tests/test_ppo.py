@@ -331,7 +331,7 @@ def _crafter_fns(n: int):
 def test_rollouts_are_the_same_whatever_the_number_of_worker_processes():
     """8 Crafter envs (two chunks), two updates: one process, and two worker processes,
     give the same weights, the same losses and the same episodes, bit for bit."""
-    config = small_config(num_envs=8, num_steps=16, total_timesteps=8 * 16 * 2, num_minibatches=2)
+    config = small_config(num_envs=8, num_steps=16, total_timesteps=8 * 16 * 2, num_minibatches=2, gradient_chunks=2)
     runs = []
     for workers in (1, 2):
         seen = []
@@ -392,7 +392,7 @@ def test_the_update_on_threads_gives_the_same_weights_as_in_turn():
     other (rollouts in this process): the same weights, bit for bit."""
     import concurrent.futures
 
-    config = PPOConfig(num_envs=1, num_steps=64, num_minibatches=2, update_epochs=2, device="cpu")
+    config = PPOConfig(num_envs=1, num_steps=64, num_minibatches=2, update_epochs=2, device="cpu", gradient_chunks=2)
     weights = []
     for threads in (None, concurrent.futures.ThreadPoolExecutor(2)):
         agent, batch = _crafter_batch()

@@ -46,8 +46,8 @@ sub-environments are stepped by a lean vector env (`SyncEnvs`), and torch uses o
 default (small networks lose more to thread synchronisation than they gain). With rollout
 worker processes (`ChunkedCollector`) every core works: the workers collect and play the
 validation and evaluation episodes, and while they wait for new weights the update computes
-each minibatch's gradient in parts on their cores (`GRADIENT_CHUNKS`) -- a run is the same, bit
-for bit, whatever the number of workers.
+each minibatch's gradient in parts on their cores (`PPOConfig.gradient_chunks`) -- a run is
+the same, bit for bit, whatever the number of workers.
 """
 
 from __future__ import annotations
@@ -134,6 +134,10 @@ class PPOConfig:
     torch_threads: int | None = 1
     """torch intra-op threads (None leaves torch's default); small policies run fastest on one
     thread, because splitting a 64-wide matmul costs more in synchronisation than it saves"""
+    gradient_chunks: int = 1
+    """parts each minibatch's gradient is computed in, summed in order: on that many threads
+    when rollouts come from worker processes (their cores wait for the new weights meanwhile),
+    one after another otherwise -- the same numbers either way (`rlgpt learn` uses 2)"""
 
     @property
     def batch_size(self) -> int:
@@ -1189,13 +1193,6 @@ def explained_variance(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
     return float("nan") if var_y == 0 else float(1 - np.var(y_true_np - y_pred_np) / var_y)
 
 
-GRADIENT_CHUNKS = 2
-"""Parts of a minibatch whose gradients are computed apart and summed in order: on as many
-threads when the rollouts come from worker processes (their cores wait for the new weights
-meanwhile), one after another otherwise -- the same numbers either way, since each part's
-arithmetic is the same wherever it runs."""
-
-
 def _chunk_loss(agent: Agent, mb: Batch, n: int, config: PPOConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A part of a minibatch of `n` transitions: its share of the loss (its terms' sums over
     `n`, so the parts' losses add up to the minibatch's means) and of the metrics."""
@@ -1233,8 +1230,8 @@ def ppo_update(
 ) -> dict[str, float]:
     """Several epochs of shuffled minibatches over one rollout (details 6-11).
 
-    Each minibatch's gradient is the sum of its `GRADIENT_CHUNKS` parts' gradients, computed
-    on `threads` (a `concurrent.futures` executor) when given, else in turn.
+    Each minibatch's gradient is the sum of its `config.gradient_chunks` parts' gradients,
+    computed on `threads` (a `concurrent.futures` executor) when given, else in turn.
 
     Returns the debug metrics (detail 12): value_loss, policy_loss, entropy, old_approx_kl and
     approx_kl of the last minibatch, clipfrac averaged over all minibatches, and the explained
@@ -1259,7 +1256,8 @@ def ppo_update(
                 loss, metrics = _chunk_loss(agent, mb[torch.arange(*bounds, device=device)], size, config)
                 return torch.autograd.grad(loss, params), metrics
 
-            edges = [size * c // GRADIENT_CHUNKS for c in range(GRADIENT_CHUNKS + 1)]
+            chunks = config.gradient_chunks
+            edges = [size * c // chunks for c in range(chunks + 1)]
             bounds = [(lo, hi) for lo, hi in zip(edges, edges[1:]) if hi > lo]
             parts = list(threads.map(part_gradient, bounds) if threads is not None else map(part_gradient, bounds))
             for i, p in enumerate(params):
@@ -1356,6 +1354,8 @@ def train(
 
 def _validate(num_envs: int, action_space: gym.Space, mode: AutoresetMode, config: PPOConfig) -> bool:
     """Reject a config or envs this learner cannot train; True if they auto-reset SAME_STEP."""
+    if config.gradient_chunks < 1:
+        raise ValueError(f"gradient_chunks must be >= 1, got {config.gradient_chunks}")
     if config.num_updates < 1 or config.update_epochs < 1 or config.num_minibatches < 1:
         raise ValueError(
             f"config gives {config.num_updates} updates of {config.update_epochs} epochs x "
@@ -1463,9 +1463,9 @@ def _train(
     update = start_update - 1
     stopped = False
     # Worker processes wait for the new weights during the update: their cores compute its parts.
-    threads = (concurrent.futures.ThreadPoolExecutor(min(collector.workers, GRADIENT_CHUNKS))
-               if isinstance(collector, ChunkedCollector) and collector.workers > 1 and device.type == "cpu"
-               else None)
+    threads = (concurrent.futures.ThreadPoolExecutor(min(collector.workers, config.gradient_chunks))
+               if isinstance(collector, ChunkedCollector) and collector.workers > 1 and config.gradient_chunks > 1
+               and device.type == "cpu" else None)
     with threads or contextlib.nullcontext():
         for update in range(start_update, config.num_updates + 1):
             if config.anneal_lr:  # detail 4

@@ -50,6 +50,7 @@ DEFAULT_NUM_ENVS = 8
 CHECKPOINT_EVERY = 2  # PPO updates between checkpoints
 KEEP_CHECKPOINTS = 3  # checkpoints kept besides the latest and the best
 EVAL_EPISODES = 20
+GRADIENT_CHUNKS = 2  # the update's gradient in halves: the two cores of a 2-worker run share it
 VALIDATIONS = 4  # validations spread over the env-step budget, plus one after the last update
 VALIDATION_EPISODES = 5
 # Memory a run needs, measured on Crafter with the symbolic network (rounded up): one
@@ -259,7 +260,7 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
             rl = config.model_dump()
             num_envs = num_envs or DEFAULT_NUM_ENVS
             ppo_config = ppo.PPOConfig(total_timesteps=rl["total_steps"], num_envs=num_envs, seed=seed,
-                                       device=device)
+                                       device=device, gradient_chunks=GRADIENT_CHUNKS)
             _check_resources(ppo_config)  # before anything is recorded or built
             run_dir = run_folder(settings.runs_dir, task.world, sub["name"], seed, name)
             macros = load_macros(library, rl["macro_actions"])
