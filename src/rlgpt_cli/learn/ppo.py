@@ -1193,33 +1193,39 @@ def explained_variance(y_pred: torch.Tensor, y_true: torch.Tensor) -> float:
     return float("nan") if var_y == 0 else float(1 - np.var(y_true_np - y_pred_np) / var_y)
 
 
+def _share(x: torch.Tensor, n: int) -> torch.Tensor:
+    """A part's share of the mean over `n`: its sum / n, or the mean itself for a whole minibatch
+    (CleanRL's numbers, bit for bit)."""
+    return x.mean() if x.numel() == n else x.sum() / n
+
+
 def _chunk_loss(agent: Agent, mb: Batch, n: int, config: PPOConfig) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """A part of a minibatch of `n` transitions: its share of the loss (its terms' sums over
-    `n`, so the parts' losses add up to the minibatch's means) and of the metrics."""
+    """A part of a minibatch of `n` transitions: its share of the loss (the parts' losses add
+    up to the minibatch's means) and of the metrics."""
     _, newlogprob, entropy, newvalue = agent.get_action_and_value(mb.obs, mb.actions, mb.masks)
     logratio = newlogprob - mb.logprobs
     ratio = logratio.exp()
     with torch.no_grad():
         # http://joschu.net/blog/kl-approx.html
-        metrics = {"old_approx_kl": (-logratio).sum() / n, "approx_kl": ((ratio - 1) - logratio).sum() / n,
-                   "clipfrac": ((ratio - 1.0).abs() > config.clip_coef).float().sum() / n}
+        metrics = {"old_approx_kl": _share(-logratio, n), "approx_kl": _share((ratio - 1) - logratio, n),
+                   "clipfrac": _share(((ratio - 1.0).abs() > config.clip_coef).float(), n)}
 
     # Clipped surrogate (detail 8): the pessimistic (smaller) of the two objectives;
     # CleanRL's max of the negated terms, with the negation taken once.
     pg_loss1 = mb.advantages * ratio
     pg_loss2 = mb.advantages * torch.clamp(ratio, 1 - config.clip_coef, 1 + config.clip_coef)
-    pg_loss = -torch.min(pg_loss1, pg_loss2).sum() / n
+    pg_loss = -_share(torch.min(pg_loss1, pg_loss2), n)
 
     newvalue = newvalue.view(-1)
     if config.clip_vloss:
         v_loss_unclipped = (newvalue - mb.returns) ** 2
         v_clipped = mb.values + torch.clamp(newvalue - mb.values, -config.clip_coef, config.clip_coef)
         v_loss_clipped = (v_clipped - mb.returns) ** 2
-        v_loss = 0.5 * torch.max(v_loss_unclipped, v_loss_clipped).sum() / n
+        v_loss = 0.5 * _share(torch.max(v_loss_unclipped, v_loss_clipped), n)
     else:
-        v_loss = 0.5 * ((newvalue - mb.returns) ** 2).sum() / n
+        v_loss = 0.5 * _share((newvalue - mb.returns) ** 2, n)
 
-    entropy_loss = entropy.sum() / n
+    entropy_loss = _share(entropy, n)
     loss = pg_loss - config.ent_coef * entropy_loss + v_loss * config.vf_coef
     metrics.update(policy_loss=pg_loss.detach(), value_loss=v_loss.detach(), entropy=entropy_loss.detach())
     return loss, metrics
@@ -1252,20 +1258,25 @@ def ppo_update(
                 mb = dataclasses.replace(mb, advantages=(mb.advantages - mb.advantages.mean())
                                          / (mb.advantages.std() + 1e-8))
 
-            def part_gradient(bounds: tuple[int, int], mb: Batch = mb, size: int = size):
-                loss, metrics = _chunk_loss(agent, mb[torch.arange(*bounds, device=device)], size, config)
-                return torch.autograd.grad(loss, params), metrics
+            chunks = min(config.gradient_chunks, size)
+            if chunks == 1:  # CleanRL's update
+                loss, m = _chunk_loss(agent, mb, size, config)
+                optimizer.zero_grad()
+                loss.backward()
+            else:
+                def part_gradient(bounds: tuple[int, int], mb: Batch = mb, size: int = size):
+                    loss, metrics = _chunk_loss(agent, mb[torch.arange(*bounds, device=device)], size, config)
+                    return torch.autograd.grad(loss, params), metrics  # not .grad: parts may run at once
 
-            chunks = config.gradient_chunks
-            edges = [size * c // chunks for c in range(chunks + 1)]
-            bounds = [(lo, hi) for lo, hi in zip(edges, edges[1:]) if hi > lo]
-            parts = list(threads.map(part_gradient, bounds) if threads is not None else map(part_gradient, bounds))
-            for i, p in enumerate(params):
-                grad = parts[0][0][i]
-                for part in parts[1:]:
-                    grad = grad + part[0][i]
-                p.grad = grad
-            m = {k: sum(part[1][k] for part in parts) for k in parts[0][1]}
+                edges = [size * c // chunks for c in range(chunks + 1)]
+                bounds = list(zip(edges, edges[1:]))
+                parts = list(threads.map(part_gradient, bounds) if threads is not None else map(part_gradient, bounds))
+                for i, param in enumerate(params):
+                    grad = parts[0][0][i]
+                    for part in parts[1:]:
+                        grad = grad + part[0][i]
+                    param.grad = grad
+                m = {k: sum(part[1][k] for part in parts) for k in parts[0][1]}
             clipfrac_sum += m["clipfrac"]
             n_minibatches += 1
             nn.utils.clip_grad_norm_(params, config.max_grad_norm, foreach=True)
