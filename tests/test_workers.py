@@ -175,6 +175,31 @@ def _evaluate(workers: int, executor: str = "local"):
         worker_processes.configure(None)
 
 
+PRESTART = """
+import functools
+from rlgpt_cli import workers
+from rlgpt_cli.workers.pool import LocalPool
+
+workers.configure(workers.Executor("local", {n}))
+workers.prestart(("tabnanny",))
+loaded = functools.partial(eval, "'tabnanny' in __import__('sys').modules")  # run in the worker
+with LocalPool(1) as pool:
+    print(pool.map(loaded, [{{}}])[0])
+"""
+
+
+@pytest.mark.parametrize(("n", "preloaded"), [(2, "True"), (1, "False")])
+def test_a_command_can_start_the_fork_server_with_what_its_workers_will_import(n, preloaded):
+    """`learn` starts the workers' fork server early with torch, so workers fork with it loaded
+    (the server loads it while the CLI plans); with one worker nothing is started early."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", PRESTART.format(n=n)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == preloaded
+
+
 def test_episodes_are_the_same_whatever_the_number_of_workers():
     one, two = _evaluate(1), _evaluate(2)
     assert one["episode_details"] == two["episode_details"]

@@ -85,8 +85,9 @@ def learn(
     4 the reward code was refused or failed; 130 interrupted (checkpoint saved, --resume).
     """
     from rlgpt_cli import seeds as seed_policy
+    from rlgpt_cli import workers
     from rlgpt_cli.agents.loops import SUCCESS_TARGET
-    from rlgpt_cli.learn.ppo import PPOConfig
+    from rlgpt_cli.learn.actors import PoolActors
     from rlgpt_cli.learn.subtask import Tracking, check_fits
     from rlgpt_cli.usecases import learn_subaction
     from rlgpt_cli.workspace import model_label, open_library
@@ -104,11 +105,15 @@ def learn(
     tracking = Tracking(track=track, wandb_project=wandb_project, wandb_entity=wandb_entity,
                         record_every=record_every)
     if num_envs is not None:  # refuse before any model call or world is built
+        from rlgpt_cli.learn.ppo import PPOConfig
+
         defaults = PPOConfig()
         check_fits(num_envs, defaults.num_steps, defaults.num_minibatches)
     args = {"subtask": subtask, "steps": steps, "num_envs": num_envs, "seed": seed, "device": device.value,
             "config": str(config_file) if config_file else None, "no_macro": no_macro, "resume": resume,
             "name": name, "track": track, "no_save": no_save}
+    # The rollout workers' fork server loads torch in its own process while this one plans.
+    workers.prestart(PoolActors.IMPORTS)
     with recorded_run(st, "learn", args), for_command(st) as progress, \
             progress.phase(f"learn {subtask}" if resume is None else f"learn (resuming training run {resume})"):
         library = open_library(settings)

@@ -59,3 +59,13 @@ def open_pool(*, imports: tuple = (), setup: tuple | None = None, workers: int |
     from rlgpt_cli.workers.pool import LocalPool
 
     return LocalPool(size, limits, imports=imports, setup=setup)
+
+
+def prestart(imports: tuple) -> None:
+    """Start the local workers' fork server now with `imports` loaded (see
+    `pool.start_server`), when this invocation will use more than one local worker."""
+    chosen = current()
+    if chosen.kind == "local" and chosen.workers > 1:
+        from rlgpt_cli.workers.pool import start_server
+
+        start_server(imports)

@@ -119,25 +119,36 @@ _context = None
 
 def _ctx():
     """The fork server context (spawn where there is none), its server started warm once."""
-    global _context
     if _context is None:
-        if "forkserver" not in multiprocessing.get_all_start_methods():
-            _context = multiprocessing.get_context("spawn")
-            return _context
-        from multiprocessing import forkserver
-
-        _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(["rlgpt_cli.workers.warm"])
-        # The server imports numpy for its workers: with one thread per library (it takes
-        # its environment from ours at this moment; ours is put back at once).
-        saved = dict(os.environ)
-        os.environ.update(oslimits.quiet_threads({}))
-        try:
-            forkserver.ensure_running()
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
+        start_server()
     return _context
+
+
+def start_server(preload: tuple = ()) -> None:
+    """Start the workers' fork server now (once per process), loading `preload` beside
+    `rlgpt_cli.workers.warm` before it forks any worker. It loads them in its own process
+    while this one goes on, so a command that will need them in its workers (`learn`: torch)
+    starts it first. No-op once started, or where there is no fork server."""
+    global _context
+    if _context is not None:
+        return
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        _context = multiprocessing.get_context("spawn")
+        return
+    from multiprocessing import forkserver
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["rlgpt_cli.workers.warm", *preload])
+    # The server imports numpy for its workers: with one thread per library (it takes its
+    # environment from ours at this moment; ours is put back at once).
+    saved = dict(os.environ)
+    os.environ.update(oslimits.quiet_threads({}))
+    try:
+        forkserver.ensure_running()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    _context = context
 
 
 _stopped_cpu = 0.0
