@@ -260,10 +260,12 @@ class SymbolicEncoder(nn.Module):
         view = obs["view"]  # (B, C, W, H) ids
         batch, _, width, height = view.shape
         # Each channel's embedding, (B, W, H, C*E) with channel c at c*E.., as (B, C*E, W, H) for
-        # the convs: one lookup in the stacked table, the same numbers as one per channel.
+        # the convs: one lookup in the stacked table, the same numbers as one per channel. An
+        # index_select rather than F.embedding: its backward (index_add) is 3x faster on a CPU
+        # than embedding's, a tenth of the update for this network.
         table = torch.cat([e.weight for e in self.embeds])
         ids = view.permute(0, 2, 3, 1).long() + self.id_offsets
-        emb = nn.functional.embedding(ids, table).reshape(batch, width, height, -1)
+        emb = table.index_select(0, ids.reshape(-1)).reshape(batch, width, height, -1)
         x = self.conv(emb.permute(0, 3, 1, 2))
         if self.scalar_keys:
             s = torch.cat([obs[k].reshape(batch, -1).float() for k in self.scalar_keys], dim=1)
