@@ -291,3 +291,31 @@ def test_iterate_runs_a_renamed_skill_only_where_it_beats_the_one_it_replaces(cl
     r = cli("--json", "run", "collect", "wood", "--episodes", "2")
     assert r.exit_code == 0, r.stderr
     assert r.json()["skills"]["collect_wood"] == "collect_wood_code v1" and r.json()["success_rate"] == 1.0
+
+
+def test_out_of_reach_tells_when_no_new_version_could_be_promoted(library):
+    assert promotion.out_of_reach(library, SUB, [], task="collect_wood", world="crafter",
+                                  seeds=PROMOTION_SEEDS) is None  # nothing runs for it yet
+    save_code(library, GIVES_UP)
+    assert promotion.out_of_reach(library, SUB, [], task="collect_wood", world="crafter",
+                                  seeds=PROMOTION_SEEDS) is None  # 6 clean wins would be significant
+    save_code(library, GOOD)
+    kept = promotion.out_of_reach(library, SUB, [], task="collect_wood", world="crafter", seeds=PROMOTION_SEEDS)
+    assert kept["against"] == "fetch_wood v2" and kept["old_successes"] == 6 and kept["env_steps"] > 0
+    assert "could win at most 0" in kept["reason"]
+
+
+def test_iterate_trains_no_policy_that_could_not_replace_the_running_skill(cli):
+    # eat_cow is reactive, so the slow agent plans it as rl; the built-in eat_cow succeeds on
+    # every promotion seed, so no learned version could be promoted: nothing is trained.
+    plan = cli("--json", "plan", "eat", "cow").json()["plan"]["subactions"]
+    assert next(s for s in plan if s["name"] == "eat_cow")["kind"] == "rl"
+    r = cli("--json", "iterate", "eat", "cow", "--episodes", "2")
+    assert r.exit_code == 0, r.stderr
+    state = json.loads(Path(r.json()["state_path"]).read_text())
+    outcome = next(f for f in state["feedback"] if f.get("subaction") == "eat_cow")
+    assert outcome["kind"] == "rl" and outcome["success"] and outcome["skill"] is None
+    assert "eat_cow v1 succeeded in 20 of 20 promotion episodes" in outcome["promotion"]["reason"]
+    assert not any(s["name"].startswith("eat_cow") for s in cli("--json", "skills", "list", "--all-versions").json()
+                   if s["source"] == "library")
+    assert r.json()["env_steps"] < 20_000  # the promotion episodes and the task's, no PPO budget

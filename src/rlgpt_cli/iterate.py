@@ -266,8 +266,21 @@ class Loops:
 
     def rl_subaction(self, sub: dict, prefix: list) -> dict:
         from rlgpt_cli.agents.loops import SUCCESS_TARGET
+        from rlgpt_cli.runner import promotion
         from rlgpt_cli.usecases import configure_rl, learn_subaction
 
+        # Learning pays only where its policy could replace what runs: the running skill plays
+        # the promotion seeds first (as promotion would), and one too good to be beaten
+        # significantly is kept without training.
+        with self.progress.phase(f"measure the running skill of {sub['name']}"):
+            kept = promotion.out_of_reach(self.library, sub, prefix, task=self.task.name, world=self.task.world,
+                                          seeds=self.promotion_seeds())
+        if kept is not None:
+            self.charge(kept["env_steps"])
+            self.log(f"  {sub['name']}: not trained: {kept['reason']}")
+            rate = kept["old_successes"] / len(kept["seeds"])
+            return {"subaction": sub["name"], "kind": "rl", "success": rate >= SUCCESS_TARGET, "success_rate": rate,
+                    "skill": None, "promotion": {"promoted": False, "better": False, "reason": kept["reason"]}}
         self.log(f"  {sub['name']}: fast agent configures RL")
         earlier = [f for f in self.state["feedback"] if f.get("subaction") == sub["name"] and f.get("kind") == "rl"]
         with self.progress.phase(f"configure RL for {sub['name']} (fast agent)"):

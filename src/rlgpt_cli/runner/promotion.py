@@ -9,7 +9,9 @@ where only the new version succeeded and ``l`` where only the running one did,
 ``p = P(X >= w)`` for ``X ~ Binomial(w + l, 1/2)``, and it is promoted when ``p < ALPHA``.
 Otherwise it stays a candidate (listed, runnable as ``name@N``), and the reason is in its
 ``metrics["promotion"]``. With 20 pairs, the new version must win at least 5 discordant
-pairs and lose none, or win 7 and lose 1, and so on.
+pairs and lose none, or win 7 and lose 1, and so on. So a running version that succeeds on 16
+or more of the 20 seeds cannot be replaced, and ``iterate`` asks that first (``out_of_reach``):
+it trains no policy that could not be promoted.
 
 A new version whose contract (``library.contract``: parameter names, effects) differs from the
 running one's is not a version of that skill: it is stored under a new name
@@ -51,6 +53,48 @@ def placement(library, name: str, kind: str, params: dict, effects: dict) -> tup
     raise RuntimeError(f"no free name for a new {kind} version of {name}")  # 99 contracts of one name
 
 
+def _outcomes(library, sub: dict, prefix: list, skill: Skill, seeds: list[int], pool, *, task: str,
+              world: str) -> dict[int, tuple[bool, int, str | None]]:
+    """``skill`` as the stage of ``sub`` after ``prefix`` on each seed, run on the pool:
+    ``(success, steps, breach)`` per seed."""
+    from rlgpt_cli.runner import jobs
+    from rlgpt_cli.runner.episode import stage_from_subaction
+
+    stage = stage_from_subaction(sub, skill)
+    todo = [jobs.job(world, task, seed, [*prefix, stage], max_steps=10_000, library=library,
+                     env={"length": 10_000}) for seed in seeds]
+    return {seed: (any(r.name == stage.name and r.success for r in o.episode.stages), o.episode.steps, o.breach)
+            for seed, o in zip(seeds, jobs.run_jobs(todo, pool=pool))}
+
+
+def out_of_reach(library, sub: dict, prefix: list, *, task: str, world: str, seeds: list[int]) -> dict | None:
+    """Whether any new version of ``sub`` could be promoted, asked before one is made.
+
+    Runs the skill the sub-action runs now on the promotion seeds, as `judge` would first. When
+    it fails on too few of them for a new version to win significantly even on all of those
+    (the sign test with every one of them won and none lost), nothing new can replace it:
+    returns the record that says so (``old_successes``, ``env_steps``, ``reason``). None when a
+    new version could still win, or no skill runs for the sub-action.
+    """
+    from rlgpt_cli.runner import jobs
+    from rlgpt_cli.runner.episode import stage_from_subaction
+    from rlgpt_cli.workers import open_pool
+
+    old = library.running(sub.get("skill") or sub["name"])
+    if old is None:
+        return None
+    stages = [*prefix, stage_from_subaction(sub, old)]
+    with open_pool(imports=jobs.imports(stages), setup=jobs.setup(world)) as pool:
+        runs = _outcomes(library, sub, prefix, old, list(seeds), pool, task=task, world=world)
+    held = sum(ok for ok, _, _ in runs.values())
+    if sign_test(len(seeds) - held, 0) < ALPHA:
+        return None
+    return {"against": f"{old.name} v{old.version}", "test": TEST, "alpha": ALPHA, "seeds": list(seeds),
+            "old_successes": held, "env_steps": sum(n for _, n, _ in runs.values()),
+            "reason": (f"{old.name} v{old.version} succeeded in {held} of {len(seeds)} promotion episodes, so a "
+                       f"new version could win at most {len(seeds) - held}, too few to be significant")}
+
+
 def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str, world: str,
           seeds: list[int]) -> dict:
     """Run ``old`` then ``new`` as the stage of ``sub`` after ``prefix`` on each seed, and decide.
@@ -63,14 +107,6 @@ def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str
     from rlgpt_cli.runner.episode import stage_from_subaction
     from rlgpt_cli.workers import open_pool
 
-    def outcomes(skill: Skill, chosen: list[int], pool) -> dict[int, tuple[bool, int, str | None]]:
-        """``skill`` as the stage on each seed, run on the pool: ``(success, steps, breach)``."""
-        stage = stage_from_subaction(sub, skill)
-        todo = [jobs.job(world, task, seed, [*prefix, stage], max_steps=10_000, library=library,
-                         env={"length": 10_000}) for seed in chosen]
-        return {seed: (any(r.name == stage.name and r.success for r in o.episode.stages), o.episode.steps, o.breach)
-                for seed, o in zip(chosen, jobs.run_jobs(todo, pool=pool))}
-
     against = f"{old.name} v{old.version}"
     record = {"against": against, "test": TEST, "alpha": ALPHA, "seeds": list(seeds)}
     if new.sha256 and new.sha256 == old.sha256:
@@ -79,7 +115,7 @@ def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str
     stages = [*prefix, stage_from_subaction(sub, old), stage_from_subaction(sub, new)]
     breach = None
     with open_pool(imports=jobs.imports(stages), setup=jobs.setup(world)) as pool:
-        runs = outcomes(old, list(seeds), pool)
+        runs = _outcomes(library, sub, prefix, old, list(seeds), pool, task=task, world=world)
         old_ok = {seed: ok for seed, (ok, _, _) in runs.items()}
         steps = sum(n for _, n, _ in runs.values())
         order = [s for s in seeds if not old_ok[s]] + [s for s in seeds if old_ok[s]]
@@ -89,7 +125,7 @@ def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str
         # the decision and its record are the same whatever the number of workers.
         while index < len(order):
             batch = order[index:index + pool.size]
-            runs = outcomes(new, batch, pool)
+            runs = _outcomes(library, sub, prefix, new, batch, pool, task=task, world=world)
             for seed in batch:
                 if sign_test(wins + sum(not old_ok[s] for s in order[index:]), losses) >= ALPHA:
                     index = len(order)
