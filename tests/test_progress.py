@@ -59,7 +59,9 @@ def test_quiet_progress_prints_nothing():
 
 
 def test_learn_to_a_file_shows_env_steps_periodically_and_json_stays_one_document(cli, tmp_path, monkeypatch):
-    monkeypatch.setenv("RLGPT_PROGRESS_SECONDS", "0.5")
+    # A short interval: on a fast machine the 1,500 steps take about a second, and validation
+    # lines in between also count as output, so a longer one could leave a single heartbeat.
+    monkeypatch.setenv("RLGPT_PROGRESS_SECONDS", "0.1")
     config = write_config(tmp_path / "rl.json", total_steps=1500)
     r = cli("--json", "learn", "--subtask", "harvest_log", "--config", config, "--num-envs", "2",
             "--episodes", "2")
