@@ -125,7 +125,7 @@ def run_arm(config, judge, macros: list[str], library, seed: int, budget: int, t
     def make(env_seed: int):
         rewards = RewardSpec(config.reward_code, term.success, config.subtask)
         env = Counted(rewards, load_macros(library, macros), term.max_episode_steps, judge=judge, seed=env_seed,
-                      library=library)
+                      library=library, macro_params={m: p for m, p in config.macro_params.items() if m in macros})
         log.envs.append(env)
         return env
 
@@ -202,7 +202,8 @@ def main() -> None:
                 print(f"{name:18s} {arm:5s} seed {r['seed']}: threshold at {r['steps_to_threshold']} env steps "
                       f"(ran {r['env_steps']}, {r['seconds']} s)", file=sys.stderr)
         stats = {arm: summary(runs, args.steps) for arm, runs in arms.items()}
-        results[name] = {"macro_actions": config.macro_actions, "reward_code": config.reward_code,
+        results[name] = {"macro_actions": config.macro_actions, "macro_params": config.macro_params,
+                         "reward_code": config.reward_code,
                          "success": config.termination.success, **arms, "summary": stats,
                          **ratio(stats["pure"], stats["macro"])}
     headline = results[args.subtasks[-1]]

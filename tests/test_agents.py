@@ -189,13 +189,21 @@ def test_hostile_code_answer_is_refused_and_never_runs(cli, openai_env, tmp_path
 
 
 def test_rl_configuration_inserts_precondition_skills_and_trains_longer_after_feedback():
-    library = [{"name": "collect_wood", "kind": "code", "gives": ["wood >= 1"]},
-               {"name": "place_table", "kind": "code", "gives": ["near table"]},
+    library = [{"name": "collect_wood", "kind": "code", "gives": ["wood >= 1"], "params": {"n": 1}},
+               {"name": "place_table", "kind": "code", "gives": ["near table"], "needs": ["wood >= 2"]},
+               {"name": "goto_table", "kind": "code", "gives": ["near table"], "params": {"max_steps": 300}},
                {"name": "explore", "kind": "code", "gives": []},
                {"name": "collect_stone", "kind": "code", "gives": ["stone >= 1"]}]
     sub = {"name": "make_wood_pickaxe", "preconditions": ["wood >= 1", "near table"]}
     first = offline.answer_rl({"subaction": sub, "library": library, "feedback": [], "total_steps": 1000})
-    assert set(first["macro_actions"]) == {"collect_wood", "place_table", "explore"}
+    # The table is placed where the wood was collected, so no walk to it; collect_wood explores
+    # for trees itself; it fetches the pickaxe's wood and the table's in one go.
+    assert first["macro_actions"] == ["collect_wood", "place_table"]
+    assert first["macro_params"] == {"collect_wood": {"n": 3}}
+    # Without a skill that searches by itself, explore is the way to find things.
+    alone = offline.answer_rl({"subaction": {"name": "collect_wood", "preconditions": []}, "library": library,
+                               "feedback": [], "total_steps": 1000})
+    assert alone["macro_actions"] == ["explore"] and alone["macro_params"] == {}
     again = offline.answer_rl({"subaction": sub, "library": library, "total_steps": 1000,
                                "feedback": [{"subaction": "make_wood_pickaxe", "kind": "rl", "success_rate": 0.3}]})
     assert again["total_steps"] == 2 * first["total_steps"]

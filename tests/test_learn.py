@@ -72,6 +72,18 @@ def test_macro_action_is_one_decision_over_several_env_steps(library):
     assert info["env_steps"] == 1 and reward == 1.0 and env.total_env_steps == n + 1
 
 
+def test_macro_runs_its_skill_with_the_configs_params(library):
+    NATIVE = 17  # Crafter's native actions
+
+    # collect_wood's default n=1; the RL config's macro_params make the one decision fetch 3.
+    never = "inventory diamond >= 1"
+    for params, want in (({}, 1), ({"collect_wood": {"n": 3}}, 3)):
+        env = make_env(library, ["collect_wood"], check=never, macro_params=params)
+        env.reset(seed=3)
+        *_, info = env.step(NATIVE)
+        assert info["macro"] == "collect_wood" and info["inventory"]["wood"] == want
+
+
 def test_macro_whose_preconditions_fail_is_masked(library):
     NATIVE = 17  # Crafter's native actions
 

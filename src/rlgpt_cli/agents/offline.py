@@ -202,27 +202,70 @@ def answer_code(ctx: dict[str, Any]) -> dict:
 STEP_COST = 0.002
 
 
+def rl_macros(name: str, needs: dict, item: str | None, library: list[dict]) -> tuple[list[str], dict]:
+    """The macro-actions of an RL sub-action (library code skills, in library order) and their
+    parameters. Every macro-action's world steps count as samples, so a macro that cannot
+    advance the sub-action where it stands only spends them; the choice keeps the ones that do:
+
+    * the skills that give a precondition, and the ``goto_`` skill of the target's source;
+    * a station the sub-action needs near is placed, not walked to, when a ``place_`` skill
+      gives it: it is placed beside the player, right where its materials were just collected,
+      so the make that follows needs no walk (a ``goto_`` of it only explores while none is
+      placed, up to the macro step cap);
+    * ``explore`` only when no chosen skill searches by itself (``collect_`` and ``goto_``
+      skills explore for their source while none is known);
+    * a ``collect_`` skill fetches in one go all of its item the preconditions need plus what
+      the chosen skills that spend it use (a table's wood), its ``n`` (or ``count``) parameter,
+      so the station can be placed where the materials were gathered.
+    """
+    def facts_of(skill: dict, key: str) -> dict:
+        return facts.parse(skill.get(key) or [])
+
+    def gives(skill: dict) -> set[str]:
+        effects = facts_of(skill, "gives")
+        return set(effects["inventory"]) | set(effects["nearby"])
+
+    skills = [s for s in library if s.get("kind") == "code" and s["name"] != name]
+    needed = set(needs.get("inventory", {})) | set(needs.get("nearby", []))
+    placed = {st for s in skills if s["name"].startswith("place_") for st in gives(s) & set(needs.get("nearby", []))}
+    chosen = []
+    for skill in skills:
+        provided = gives(skill) & needed
+        if skill["name"].startswith("goto_") and provided and provided <= placed:
+            continue
+        if provided or (item and skill["name"] == f"goto_{item}"):
+            chosen.append(skill)
+    if not any(s["name"].startswith(("collect_", "goto_")) for s in chosen):
+        chosen += [s for s in skills if s["name"] == "explore"]
+    params: dict[str, dict] = {}
+    for skill in chosen:
+        key = next((k for k in ("n", "count") if k in (skill.get("params") or {})), None)
+        fetched = set(facts_of(skill, "gives")["inventory"]) & set(needs.get("inventory", {}))
+        if not skill["name"].startswith("collect_") or key is None or len(fetched) != 1:
+            continue
+        material = fetched.pop()
+        spent = sum(facts_of(other, "needs")["inventory"].get(material, 0) for other in chosen if other is not skill)
+        count = int(needs["inventory"][material]) + spent
+        if count != skill["params"][key]:
+            params[skill["name"]] = {key: count}
+    order = [s["name"] for s in library]
+    return sorted((s["name"] for s in chosen), key=order.index), params
+
+
 def answer_rl(ctx: dict[str, Any]) -> dict:
     """Reward: progress toward the sub-action's success check (the items its preconditions
     need, up to the counts they need; the target item gained; the stations it needs placed;
     its achievement), a small penalty for losing health and a small cost per env step.
-    Macro-actions: ``explore``, the library code skills that provide the sub-action's
-    preconditions (what code does well: fetching materials, placing stations), and the
-    ``goto_`` skill of the target's source; the policy learns when to use them."""
+    Macro-actions: the library code skills that provide the sub-action's preconditions (what
+    code does well: fetching materials, placing stations) and the ``goto_`` skill of the
+    target's source; the policy learns when to use them. See `rl_macros` for which, and with
+    what parameters."""
     sub = ctx["subaction"]
     name = sub["name"]
     kind, _, target = name.partition("_")
     item = target if kind in ("collect", "make", "place") else None
     needs = facts.parse(sub.get("preconditions", []))
-    needed = set(needs.get("inventory", {})) | set(needs.get("nearby", []))
-    macros = []
-    for skill in ctx.get("library", []):
-        if skill.get("kind") != "code" or skill["name"] == name:
-            continue
-        effects = facts.parse(skill.get("gives") or [])
-        gives = set(effects["inventory"]) | set(effects["nearby"])
-        if skill["name"] == "explore" or gives & needed or (item and skill["name"] == f"goto_{item}"):
-            macros.append(skill["name"])
+    macros, macro_params = rl_macros(name, needs, item, ctx.get("library", []))
     slots = ctx.get("observation", {}).get("inventory", [])
 
     def gained(name: str, cap: int | None = None) -> str:
@@ -252,12 +295,15 @@ def answer_rl(ctx: dict[str, Any]) -> dict:
     return {
         "subtask": name,
         "macro_actions": macros,
+        "macro_params": macro_params,
         "reward_code": "\n".join(lines) + "\n",
         "termination": {"success": success, "max_episode_steps": int(ctx.get("max_episode_steps", 500))},
         # An earlier configuration that did not learn enough: train longer (the critic's advice).
         "total_steps": int(ctx.get("total_steps", 50_000)) * 2 ** len(ctx.get("feedback", [])),
         "notes": "reward = progress toward the success check (needed items, target, stations, achievement) "
-                 f"- health lost - {STEP_COST} per env step; macro-actions: {', '.join(macros) or 'none in the library'}",
+                 f"- health lost - {STEP_COST} per env step; macro-actions: "
+                 + (", ".join(m + "".join(f" {k}={v}" for k, v in macro_params.get(m, {}).items()) for m in macros)
+                    or "none in the library"),
     }
 
 

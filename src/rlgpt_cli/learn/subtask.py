@@ -178,7 +178,7 @@ class EnvFactory:
         return SubtaskEnv(rewards, macros, term["max_episode_steps"], judge=judge_of(plan.subtask),
                           prefix=self.prefix, seed=seed, gamma=self.gamma,
                           macro_step_cap=plan.macro_step_cap, world=plan.world, task=plan.task,
-                          library=self.library)
+                          library=self.library, macro_params=plan.rl_config.get("macro_params"))
 
 
 @dataclasses.dataclass
@@ -527,6 +527,7 @@ def _evaluate_and_save(store, training_id, run_dir: Path, plan: _Plan, library, 
         "network": result.agent.spec(),
         "native_actions": result.agent.n_actions - len(rl["macro_actions"]),
         "macro_actions": rl["macro_actions"], "macro_versions": plan.macro_versions,
+        "macro_params": rl.get("macro_params") or {},
         "macro_step_cap": plan.macro_step_cap, "reward_code": rl["reward_code"],
         "termination": rl["termination"], "ppo": plan.ppo, "deterministic": False,
         # What judged its training episodes, and judges when it stops (runner.checks.judge_of).

@@ -67,6 +67,7 @@ class SubtaskEnv(gym.Env):
         seed: the world's seed; `reset(seed=...)` overrides it.
         gamma: discount applied inside a macro-action (use the learner's).
         macro_step_cap: env steps one macro-action may take.
+        macro_params: skill name -> parameters a macro-action runs its skill with (over its defaults).
         world: the registered world's name.
         task: the task the sub-task belongs to (worlds whose env depends on it, as MineDojo's).
         library: resolves macro-actions that are themselves policies.
@@ -76,7 +77,8 @@ class SubtaskEnv(gym.Env):
 
     def __init__(self, rewards: RewardSpec, macros: list, max_episode_steps: int, *, judge: Judge, prefix: list = (),
                  seed: int | None = None, gamma: float = 0.99, macro_step_cap: int = MACRO_STEP_CAP,
-                 world: str = DEFAULT_WORLD, task: str | None = None, library=None):
+                 world: str = DEFAULT_WORLD, task: str | None = None, library=None,
+                 macro_params: dict[str, dict] | None = None):
         from rlgpt_cli.worlds.base import get_kit
 
         if max_episode_steps < 1 or macro_step_cap < 1:
@@ -85,7 +87,7 @@ class SubtaskEnv(gym.Env):
         self.rewards = rewards
         self.judge = judge
         self.native = list(self.kit.action_names)
-        self.macros = MacroActions(list(macros), self.native, library=library, seed=seed)
+        self.macros = MacroActions(list(macros), self.native, library=library, seed=seed, params=macro_params)
         self.macro_names = self.macros.names
         self.prefix = list(prefix)
         self.library = library

@@ -151,13 +151,15 @@ class RLConfig(_Answer):
     is the step's info dict (``achievements`` and ``inventory`` by name, ``unlocked``:
     achievements unlocked by this step). Its return value is the step's reward.
     ``macro_actions`` are library skill names added to the action space, each run as one
-    temporally extended action.
+    temporally extended action; ``macro_params`` gives some of them parameters over their
+    skill's defaults (e.g. ``{"collect_wood": {"n": 3}}``).
     """
 
     code_field: ClassVar[str] = "reward_code"
 
     subtask: str = Field(min_length=1)
     macro_actions: list[str] = Field(default_factory=list)
+    macro_params: dict[str, dict[str, Any]] = Field(default_factory=dict)
     reward_code: str = Field(min_length=1)
     termination: Termination
     total_steps: int = Field(default=100_000, gt=0)

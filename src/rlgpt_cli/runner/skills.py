@@ -199,10 +199,13 @@ class MacroActions:
     sandbox stops it; to the policy it is ONE temporally extended action. A skill that ends
     without acting still costs one ``noop``, so every decision advances the world. A macro
     is masked while its skill's preconditions fail. Code skills compile once, not per call.
+    ``params`` (skill name -> parameters) runs a macro with those over its skill's defaults.
     """
 
-    def __init__(self, skills: list, native_actions: list[str], *, library=None, seed: int | None = None):
+    def __init__(self, skills: list, native_actions: list[str], *, library=None, seed: int | None = None,
+                 params: dict[str, dict] | None = None):
         self.skills = list(skills)
+        self.params = {name: dict(p) for name, p in (params or {}).items()}
         self.names = [s.name for s in self.skills]
         self.native = list(native_actions)
         self._library = library
@@ -218,11 +221,12 @@ class MacroActions:
 
     def _start(self, index: int, api) -> Iterator[str]:
         skill = self.skills[index]
+        params = self.params.get(skill.name, {})
         if skill.kind != "code" or skill.entry is not None:
-            return start(skill, api, library=self._library)
+            return start(skill, api, params, library=self._library)
         if index not in self._modules:
             self._modules[index] = skill.load(seed=self._seed)
-        return self._modules[index].start("act", api, **skill.params)
+        return self._modules[index].start("act", api, **{**skill.params, **params})
 
     def actions(self, index: int, api, cap: int) -> Iterator[str]:
         """The native action names macro ``index`` takes, at most ``cap`` of them."""
@@ -319,7 +323,7 @@ def policy_actions(skill, library, api, max_steps: int | None = None, **_params)
     start = _success_info(api, {})
     native = get_kit(skill.world).action_names
     macros = MacroActions(load_macros(library, config["macro_actions"], config.get("macro_versions")), native,
-                          library=library)
+                          library=library, params=config.get("macro_params"))
     cap = max_steps or termination["max_episode_steps"]
     macro_cap = config["macro_step_cap"]
     deterministic = config.get("deterministic", False)
