@@ -84,6 +84,22 @@ def test_macro_runs_its_skill_with_the_configs_params(library):
         assert info["macro"] == "collect_wood" and info["inventory"]["wood"] == want
 
 
+def test_macro_params_must_name_a_macro_and_parameters_its_skill_takes(library):
+    from pydantic import ValidationError
+
+    from rlgpt_cli.errors import UsageError
+    from rlgpt_cli.models.schemas import RLConfig
+    from rlgpt_cli.runner.skills import load_macros
+
+    answer = {"subtask": "collect_wood", "macro_actions": ["explore"], "reward_code": WOOD_REWARD,
+              "termination": {"success": SUCCESS_WOOD}}
+    with pytest.raises(ValidationError, match="macro_params names collect_wood"):
+        RLConfig.model_validate({**answer, "macro_params": {"collect_wood": {"n": 3}}})
+    with pytest.raises(UsageError, match="collect_wood takes no parameter count"):
+        load_macros(library, ["collect_wood"], params={"collect_wood": {"count": 3}})
+    assert [s.name for s in load_macros(library, ["collect_wood"], params={"collect_wood": {"n": 3}})] == ["collect_wood"]
+
+
 def test_macro_whose_preconditions_fail_is_masked(library):
     NATIVE = 17  # Crafter's native actions
 

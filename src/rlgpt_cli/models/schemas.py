@@ -180,6 +180,13 @@ class RLConfig(_Answer):
             raise ValueError("reward_code must define a top-level `def reward(prev, obs, info)`")
         return value
 
+    @model_validator(mode="after")
+    def _params_of_macros(self) -> RLConfig:
+        stray = sorted(set(self.macro_params) - set(self.macro_actions))
+        if stray:
+            raise ValueError(f"macro_params names {', '.join(stray)}, which macro_actions does not list")
+        return self
+
 
 class Critique(_Answer):
     """The critic's judgement of an attempt, and which stage should change."""

@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from rlgpt_cli.errors import LibraryError, SandboxError
+from rlgpt_cli.errors import LibraryError, SandboxError, UsageError
 
 # Env steps one macro-action may take before control returns to the policy.
 MACRO_STEP_CAP = 100
@@ -181,13 +181,19 @@ def preconditions_hold(skill, api) -> bool:
     return all(api.seen(station) for station in (pre.get("nearby") or []))
 
 
-def load_macros(library, names: list[str], versions: dict[str, int] | None = None) -> list:
-    """The library skills named as macro-actions (a given version where one is pinned)."""
+def load_macros(library, names: list[str], versions: dict[str, int] | None = None,
+                params: dict[str, dict] | None = None) -> list:
+    """The library skills named as macro-actions (a given version where one is pinned);
+    ``params`` are checked against the parameters each skill takes."""
     skills = []
     for name in names:
         skill = library.get(name, (versions or {}).get(name))
         if skill.status != "ok":
             raise LibraryError(f"macro-action {name} is broken: {skill.problem}")
+        unknown = sorted(set((params or {}).get(name, {})) - set(skill.params or {}))
+        if unknown:
+            raise UsageError(f"macro-action {name} takes no parameter {', '.join(unknown)} "
+                             f"(it takes: {', '.join(skill.params or {}) or 'none'})")
         skills.append(skill)
     return skills
 
