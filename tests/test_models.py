@@ -28,6 +28,13 @@ GOOD = json.dumps({"success": True, "score": 0.9, "feedback": "fine", "suggestio
 MESSAGES = [{"role": "user", "content": "judge this"}]
 
 
+@pytest.fixture(autouse=True)
+def builtin_answerers():
+    """Load the offline model's built-in answerers first, so a test that swaps one for its own
+    (monkeypatch.setitem) puts the built-in back afterwards instead of deleting the key."""
+    offline_provider._load_builtin_answerers()
+
+
 @pytest.fixture
 def store(tmp_path):
     s = Store(tmp_path / "rlgpt.db")
