@@ -125,7 +125,7 @@ def run_arm(config, judge, macros: list[str], library, seed: int, budget: int, t
     def make(env_seed: int):
         rewards = RewardSpec(config.reward_code, term.success, config.subtask)
         env = Counted(rewards, load_macros(library, macros), term.max_episode_steps, judge=judge, seed=env_seed,
-                      library=library, macro_params={m: p for m, p in config.macro_params.items() if m in macros})
+                      library=library, macro_params=config.macro_params)
         log.envs.append(env)
         return env
 

@@ -174,8 +174,7 @@ class EnvFactory:
 
         plan, term = self.plan, self.plan.rl_config["termination"]
         rewards = RewardSpec(plan.rl_config["reward_code"], term["success"], plan.subtask["name"])
-        macros = load_macros(self.library, plan.rl_config["macro_actions"], plan.macro_versions,
-                             plan.rl_config.get("macro_params"))
+        macros = load_macros(self.library, plan.rl_config["macro_actions"], plan.macro_versions)
         return SubtaskEnv(rewards, macros, term["max_episode_steps"], judge=judge_of(plan.subtask),
                           prefix=self.prefix, seed=seed, gamma=self.gamma,
                           macro_step_cap=plan.macro_step_cap, world=plan.world, task=plan.task,
@@ -264,6 +263,7 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
                                        device=device, gradient_chunks=GRADIENT_CHUNKS)
             _check_resources(ppo_config)  # before anything is recorded or built
             run_dir = run_folder(settings.runs_dir, task.world, sub["name"], seed, name)
+            # Macro-actions and their params are checked here, once, before anything is recorded.
             macros = load_macros(library, rl["macro_actions"], params=rl["macro_params"])
             plan = _Plan(subtask=sub, task=task.name, world=task.world, rl_config=rl,
                          ppo=dataclasses.asdict(ppo_config), prefix=_prefix_records(prefix),
