@@ -282,3 +282,25 @@ def test_compiled_path_finding_matches_the_reference_bit_for_bit(seed):
         if reached is not None:
             path = pathing.unwind(parents, reached, start)
             assert path[-1] == reached and len(path) == len(set(path))
+
+
+@pytest.mark.parametrize("seed", [2, 4, 6])  # others: an arrow or the dusk gets to the sapling first
+def test_fence_walls_a_sapling_in_so_nothing_can_step_next_to_it(seed):
+    def skill(api):
+        yield from api.collect("wood", 3)
+        yield from api.make("wood_pickaxe")
+        yield from api.collect("sapling", 1)
+        yield from api.place("plant")
+        return (yield from api.fence("plant"))
+
+    def no_cows(world, player):  # a cow next to the sapling would eat it before the walls are up
+        for obj in [o for o in world.objects if type(o).__name__ == "Cow"]:
+            world.remove(obj)
+
+    api, env, result = drive(skill, seed=seed, max_steps=1000, setup=no_cows)
+    assert result["ok"] is True
+    world = env.crafter.world
+    plant = next(o for o in world.objects if type(o).__name__ == "Plant")
+    sides = [world[(plant.pos[0] + dx, plant.pos[1] + dy)][0] for dx, dy in ((1, 0), (-1, 0), (0, 1), (0, -1))]
+    assert not set(sides) & {"grass", "sand", "path"}, sides  # the world's truth, not the API's memory
+    assert tuple(plant.pos) in api.seen("plant")

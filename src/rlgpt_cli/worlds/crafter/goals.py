@@ -79,7 +79,8 @@ class Goal:
 GOALS = {
     "eat_cow": Goal("eat", "cow", "reactive", achievement="eat_cow",
                     note="cows wander the grassland: chase one and hit it until it dies (+6 food)"),
-    "eat_plant": Goal("eat", "plant", "waiting", achievement="eat_plant", needs=("plant",), advised=("wood_pickaxe",),
+    "eat_plant": Goal("eat", "plant", "waiting", achievement="eat_plant", needs=("plant",),
+                      advised=("wood_pickaxe", "wood_sword"),
                       nearby=("plant",),
                       note="a placed sapling ripens after about 300 steps; a cow, zombie or skeleton next to "
                            "it destroys it: guard it, then do on it once ripe (+4 food); the wait spans a "

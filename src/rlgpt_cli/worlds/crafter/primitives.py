@@ -444,6 +444,40 @@ class CrafterAPI:
                 yield "noop"  # something in the way: let the world move
         return self._sealed()
 
+    @_primitive
+    def fence(self, target: str = "plant", max_steps: int = 200) -> Actions:
+        """Wall in the nearest known ``target`` (a sapling: "plant") with stone on every side a
+        cow or zombie could step onto, so nothing tramples it while it ripens; collects the
+        stone first (needs a wood pickaxe). ``navigate_to`` digs back in to it later. Returns
+        True once no side is open; False after ``max_steps`` steps, when it cannot be done, or
+        at dusk while far from it (the night's shelter comes first)."""
+        start = self._own
+        last = None
+        while self._own - start < max_steps:
+            last = yield from self._unstall(last)
+            cells = self.seen(target)
+            if not cells:
+                return False
+            inside = cells[0]
+            gaps = {c for c in self._neighbours(inside) if int(self.map[c]) in WALKABLE}
+            if not gaps:
+                return True
+            if self._evening() and self.daylight < LATE and self._distance(inside) > 3:
+                return False
+            left = max_steps - (self._own - start)
+            if self.inventory["stone"] < len(gaps):
+                if not (yield from self.collect("stone", len(gaps) - self.inventory["stone"], max_steps=left)):
+                    return False
+                continue
+            if self._distance(inside) > 3:
+                yield from self.navigate_to(inside, max_steps=min(left, 100))
+                continue
+            yield from self._reflexes()
+            # Off the gaps (standing on one keeps it open), facing one: the stone goes there.
+            if (yield from self._face_free(gaps.__contains__, keep=lambda pos: pos not in gaps)):
+                yield "place_stone"
+        return False
+
     def survive(self) -> Actions:
         """Keep the player alive: fight adjacent monsters, then drink, eat or sleep when a
         vital runs low (drink/food below 6 by day, with water or a cow close by below 8;
