@@ -297,12 +297,13 @@ def test_out_of_reach_tells_when_no_new_version_could_be_promoted(library):
     assert promotion.out_of_reach(library, SUB, [], task="collect_wood", world="crafter",
                                   seeds=PROMOTION_SEEDS) is None  # nothing runs for it yet
     save_code(library, GIVES_UP)
-    assert promotion.out_of_reach(library, SUB, [], task="collect_wood", world="crafter",
-                                  seeds=PROMOTION_SEEDS) is None  # 6 clean wins would be significant
+    running = promotion.out_of_reach(library, SUB, [], task="collect_wood", world="crafter", seeds=PROMOTION_SEEDS)
+    assert not running["out_of_reach"] and running["old_successes"] == 0  # 6 clean wins would be significant
+    assert running["env_steps"] > 0 and "reason" not in running
     save_code(library, GOOD)
     kept = promotion.out_of_reach(library, SUB, [], task="collect_wood", world="crafter", seeds=PROMOTION_SEEDS)
-    assert kept["against"] == "fetch_wood v2" and kept["old_successes"] == 6 and kept["env_steps"] > 0
-    assert "could win at most 0" in kept["reason"]
+    assert kept["out_of_reach"] and kept["against"] == "fetch_wood v2" and kept["old_successes"] == 6
+    assert kept["env_steps"] > 0 and "could win at most 0" in kept["reason"]
 
 
 def test_iterate_trains_no_policy_that_could_not_replace_the_running_skill(cli):
@@ -319,3 +320,17 @@ def test_iterate_trains_no_policy_that_could_not_replace_the_running_skill(cli):
     assert not any(s["name"].startswith("eat_cow") for s in cli("--json", "skills", "list", "--all-versions").json()
                    if s["source"] == "library")
     assert r.json()["env_steps"] < 20_000  # the promotion episodes and the task's, no PPO budget
+
+
+def test_iterate_trains_no_policy_whose_judging_the_budget_could_not_pay_for(cli):
+    # eat_plant waits, so it is planned as rl; the built-in eat_plant can still be beaten, but the
+    # validations, held-out evaluation and promotion of a policy (up to 1,000 steps an episode)
+    # would take more than the 60k-step budget leaves: nothing is trained.
+    r = cli("--json", "iterate", "eat", "plant", "--outer", "1", "--episodes", "2", "--max-steps", "60000")
+    assert r.exit_code in (0, 1), r.stderr  # the task's 2 episodes may or may not reach the target
+    state = json.loads(Path(r.json()["state_path"]).read_text())
+    outcome = next(f for f in state["feedback"] if f.get("subaction") == "eat_plant")
+    assert outcome["kind"] == "rl" and outcome["skill"] is None
+    assert "env steps are left of the budget, and judging a policy may take" in outcome["promotion"]["reason"]
+    assert not any(s["name"].startswith("eat_plant") for s in cli("--json", "skills", "list", "--all-versions").json()
+                   if s["source"] == "library")

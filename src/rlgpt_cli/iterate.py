@@ -11,6 +11,7 @@ run resumes where it stopped.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -22,6 +23,8 @@ from rlgpt_cli.progress import Progress
 STATE_VERSION = 1
 # Failed episodes described to the slow agent after a task evaluation.
 FAILED_EPISODES_SHOWN = 2
+# Fewer env steps than this left for PPO (after judging's share) is no training worth starting.
+MIN_TRAINING_STEPS = 10_000
 
 
 @dataclass
@@ -273,30 +276,44 @@ class Loops:
         # the promotion seeds first (as promotion would), and one too good to be beaten
         # significantly is kept without training.
         with self.progress.phase(f"measure the running skill of {sub['name']}"):
-            kept = promotion.out_of_reach(self.library, sub, prefix, task=self.task.name, world=self.task.world,
-                                          seeds=self.promotion_seeds())
-        if kept is not None:
-            self.charge(kept["env_steps"])
-            self.log(f"  {sub['name']}: not trained: {kept['reason']}")
-            rate = kept["old_successes"] / len(kept["seeds"])
-            return {"subaction": sub["name"], "kind": "rl", "success": rate >= SUCCESS_TARGET, "success_rate": rate,
-                    "skill": None, "promotion": {"promoted": False, "better": False, "reason": kept["reason"]}}
+            running = promotion.out_of_reach(self.library, sub, prefix, task=self.task.name, world=self.task.world,
+                                             seeds=self.promotion_seeds())
+        if running is not None:
+            self.charge(running["env_steps"])
+        if running is not None and running["out_of_reach"]:
+            return self._not_trained(sub, running["reason"], running["old_successes"] / len(running["seeds"]))
         self.log(f"  {sub['name']}: fast agent configures RL")
         earlier = [f for f in self.state["feedback"] if f.get("subaction") == sub["name"] and f.get("kind") == "rl"]
         with self.progress.phase(f"configure RL for {sub['name']} (fast agent)"):
             config, _ = configure_rl(self.client, self.task, sub, self.library, earlier,
                                      total_steps=self.config.rl_steps, max_episode_steps=1000)
-        remaining = self.config.max_steps - self.state["env_steps"]
-        config.total_steps = max(1, min(config.total_steps, remaining))
+        # PPO gets what the budget leaves after judging its policy: the validations, the held-out
+        # evaluation and the promotion's paired episodes come after it, within the same budget.
+        reserve = judging_steps(running, config.termination.max_episode_steps, len(self.promotion_seeds()))
+        remaining = self.config.max_steps - self.state["env_steps"] - reserve
+        if remaining < min(MIN_TRAINING_STEPS, self.config.rl_steps):
+            rate = running["old_successes"] / len(running["seeds"]) if running else 0.0
+            return self._not_trained(sub, f"{self.config.max_steps - self.state['env_steps']:,} env steps are left "
+                                          f"of the budget, and judging a policy may take {reserve:,}", rate)
+        config.total_steps = min(config.total_steps, remaining)
         result = learn_subaction(self.settings, self.task, sub, config, prefix, self.library,
                                  seed=self.settings.seed, log=self.log, progress=self.progress,
                                  promotion_seeds=self.promotion_seeds())
-        self.charge(result["env_steps"] + (result.get("promotion") or {}).get("env_steps", 0))
+        self.charge(result["env_steps"] + result.get("eval_env_steps", 0)
+                    + (result.get("best") or {}).get("validation_env_steps", 0)
+                    + (result.get("promotion") or {}).get("env_steps", 0))
         if result.get("promotion"):
             self.log(f"  saved {result['skill']}: {result['promotion']['reason']}")
         return {"subaction": sub["name"], "kind": "rl", "success": result["success_rate"] >= SUCCESS_TARGET,
                 "success_rate": result["success_rate"], "skill": result.get("skill"),
                 "promotion": _promotion_summary(result.get("promotion")), "rl_config": config.model_dump()}
+
+    def _not_trained(self, sub: dict, reason: str, rate: float) -> dict:
+        from rlgpt_cli.agents.loops import SUCCESS_TARGET
+
+        self.log(f"  {sub['name']}: not trained: {reason}")
+        return {"subaction": sub["name"], "kind": "rl", "success": rate >= SUCCESS_TARGET, "success_rate": rate,
+                "skill": None, "promotion": {"promoted": False, "better": False, "reason": reason}}
 
     def evaluate_task(self) -> dict | None:
         from rlgpt_cli import seeds
@@ -316,6 +333,20 @@ class Loops:
         self.log(f"  task {self.task.name}: success {report['success_rate']:.0%} over {report['episodes']} "
                  f"episodes" + (f", {scores}" if scores else ""))
         return report
+
+
+def judging_steps(running: dict | None, episode_cap: int, promotion_episodes: int) -> int:
+    """Env steps that judging a newly trained policy may take, from the running skill's
+    promotion episodes (``running``, as ``promotion.out_of_reach`` measured them; None when no
+    skill runs): each policy episode is its set-up stages (at most what a running skill's
+    whole episode took, on average) and up to ``episode_cap`` steps of the policy; the
+    validations, the held-out evaluation and the promotion's new-version episodes are policy
+    episodes, and the promotion plays the running skill's again."""
+    from rlgpt_cli.learn.subtask import EVAL_EPISODES, VALIDATION_EPISODES, VALIDATIONS
+
+    mean = running["env_steps"] / len(running["seeds"]) if running else 0.0
+    policy_episodes = (VALIDATIONS + 1) * VALIDATION_EPISODES + EVAL_EPISODES + (promotion_episodes if running else 0)
+    return math.ceil(policy_episodes * (mean + episode_cap) + (promotion_episodes * mean if running else 0))
 
 
 def _promotion_summary(record: dict | None) -> dict | None:

@@ -72,9 +72,9 @@ def out_of_reach(library, sub: dict, prefix: list, *, task: str, world: str, see
 
     Runs the skill the sub-action runs now on the promotion seeds, as `judge` would first. When
     it fails on too few of them for a new version to win significantly even on all of those
-    (the sign test with every one of them won and none lost), nothing new can replace it:
-    returns the record that says so (``old_successes``, ``env_steps``, ``reason``). None when a
-    new version could still win, or no skill runs for the sub-action.
+    (the sign test with every one of them won and none lost), nothing new can replace it. Returns
+    the record (``out_of_reach``, ``old_successes``, ``env_steps``, ``seeds``, and the ``reason``
+    when out of reach), or None when no skill runs for the sub-action.
     """
     from rlgpt_cli.runner import jobs
     from rlgpt_cli.runner.episode import stage_from_subaction
@@ -87,12 +87,13 @@ def out_of_reach(library, sub: dict, prefix: list, *, task: str, world: str, see
     with open_pool(imports=jobs.imports(stages), setup=jobs.setup(world)) as pool:
         runs = _outcomes(library, sub, prefix, old, list(seeds), pool, task=task, world=world)
     held = sum(ok for ok, _, _ in runs.values())
-    if sign_test(len(seeds) - held, 0) < ALPHA:
-        return None
-    return {"against": f"{old.name} v{old.version}", "test": TEST, "alpha": ALPHA, "seeds": list(seeds),
-            "old_successes": held, "env_steps": sum(n for _, n, _ in runs.values()),
-            "reason": (f"{old.name} v{old.version} succeeded in {held} of {len(seeds)} promotion episodes, so a "
-                       f"new version could win at most {len(seeds) - held}, too few to be significant")}
+    record = {"against": f"{old.name} v{old.version}", "test": TEST, "alpha": ALPHA, "seeds": list(seeds),
+              "old_successes": held, "env_steps": sum(n for _, n, _ in runs.values()),
+              "out_of_reach": sign_test(len(seeds) - held, 0) >= ALPHA}
+    if record["out_of_reach"]:
+        record["reason"] = (f"{old.name} v{old.version} succeeded in {held} of {len(seeds)} promotion episodes, so "
+                            f"a new version could win at most {len(seeds) - held}, too few to be significant")
+    return record
 
 
 def judge(library, new: Skill, old: Skill, sub: dict, prefix: list, *, task: str, world: str,
