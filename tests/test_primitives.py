@@ -160,7 +160,7 @@ def test_every_primitive_documents_itself_for_the_prompt():
     text = json.dumps(get_kit("crafter").api_docs())
     assert "n: int = 1" in text  # annotations read as types, not as quoted strings
     for name in ("navigate_to", "face", "collect", "place", "make", "sleep", "attack", "eat",
-                 "drink", "explore", "survive", "shelter", "has", "nearby", "seen", "can_make",
+                 "drink", "explore", "survive", "shelter", "fence", "has", "nearby", "seen", "can_make",
                  "requirements"):
         method = getattr(CrafterAPI, name)
         assert inspect.getdoc(method), name
