@@ -152,6 +152,17 @@ def test_episode_truncates_at_max_episode_steps(library):
     assert ends == [False] * 4 + [True]
 
 
+def test_staying_alive_is_judged_when_the_episodes_time_is_up(library):
+    """An "alive" check holds from the first step: ending the episode there would grade every
+    episode a success. It is judged at the episode limit instead."""
+    env = make_env(library, [], check="alive", max_steps=20)
+    env.reset(seed=3)
+    steps = [env.step(0) for _ in range(20)]  # noop: 20 steps alive
+    assert not any(terminated or info["success"] for _, _, terminated, _, info in steps[:-1])
+    *_, terminated, truncated, info = steps[-1]
+    assert terminated and not truncated and info["success"]
+
+
 @pytest.mark.parametrize("code", [
     "import os\ndef reward(prev, obs, info):\n    return 0.0\n",
     "def reward(prev, obs, info):\n    return obs.__class__\n",
@@ -314,6 +325,25 @@ def test_learn_cannot_be_told_it_succeeded(cli, tmp_path):
     # Episodes ran to their 3-step limit (128 decisions: at most 43 episodes), never ended at once.
     assert all(0 < p["episodes"] <= 43 for p in curve)
     assert all(p.get("validation_success", 0.0) == 0.0 for p in curve)
+
+
+def test_learning_to_stay_alive_trains_and_judges_over_the_sub_actions_own_time(cli, tmp_path):
+    """survive 3 days: the model asks for 3-step episodes and a success of True; the sub-action
+    lasts 900 steps, so its episodes do, and a policy that has barely trained does not survive
+    them (with 3-step episodes every one would have counted as a success)."""
+    config = write_config(tmp_path / "rl.json", subtask="stay_alive", macro_actions=[],
+                          termination={"success": "True", "max_episode_steps": 3}, total_steps=128)
+    r = cli("--json", "learn", "--subtask", "survive_3_days", "--config", config, "--num-envs", "1",
+            "--episodes", "2", "--no-save")
+    assert r.exit_code == 1, r.stderr
+    report = r.json()
+    assert report["success_rate"] == 0.0
+    with open(os.path.join(report["run_dir"], "run.json")) as f:
+        assert json.load(f)["rl_config"]["termination"]["max_episode_steps"] == 900
+    with open(os.path.join(report["run_dir"], "progress.json")) as f:
+        curve = json.load(f)["curve"]
+    # 128 decisions end no 900-step episode alive (3-step ones would have ended 42 successes).
+    assert curve and all(p["episodes"] == 0 and p["validation_success"] == 0.0 for p in curve)
 
 
 def test_learn_reward_nan_fails_the_run_cleanly(cli, tmp_path):

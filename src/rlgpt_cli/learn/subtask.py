@@ -236,6 +236,7 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
     from rlgpt_cli.learn import ppo
     from rlgpt_cli.progress import Progress
     from rlgpt_cli.runner import promotion
+    from rlgpt_cli.runner.checks import judge_of
     from rlgpt_cli.workers import current
     from rlgpt_cli.runner.skills import MACRO_STEP_CAP, load_macros
     from rlgpt_cli.store import Store
@@ -258,6 +259,10 @@ def train_subaction(settings, task, sub: dict, config, prefix: list, library, *,
             store.update_training(training_id, status="running", ended_at=None)
         else:
             rl = config.model_dump()
+            # Staying alive is judged at the episode limit: that is the sub-action's own time.
+            duration = (sub.get("params") or {}).get("steps")
+            if duration and judge_of(sub).lasting:
+                rl["termination"]["max_episode_steps"] = int(duration)
             num_envs = num_envs or DEFAULT_NUM_ENVS
             ppo_config = ppo.PPOConfig(total_timesteps=rl["total_steps"], num_envs=num_envs, seed=seed,
                                        device=device, gradient_chunks=GRADIENT_CHUNKS)

@@ -24,7 +24,9 @@ come from the skill runner (`runner.skills`), which also runs trained policies a
   the plan's success check, else its default rule) over the world's info since the start
   state, decided after the reward code returned — as a stage is judged in `run_stages`. The
   model's `termination.success` decides nothing here (not the +1, the episode end, or the
-  success rates of training, validation and evaluation).
+  success rates of training, validation and evaluation). A check that asks only that the
+  player stay alive (`Judge.lasting`) is judged at the episode limit, which is then the
+  sub-action's own duration (its ``steps`` parameter), not the model's.
 * **Discounting of macro-actions.** A macro's reward is the discounted sum of its per-step
   rewards, sum_k gamma^k r_k, while the learner then discounts the next decision by gamma
   once (not gamma^k as a semi-MDP would). So time spent inside a macro is not penalised:
@@ -155,6 +157,8 @@ class SubtaskEnv(gym.Env):
         reward = self.rewards.reward(prev, obs, info)
         # Judged by the runner from the world's own info, after the reward code returned.
         success = not self.judge.failed_at(self._start, info, self.api, alive=not dead)
+        if self.judge.lasting and self._steps < self.max_episode_steps:
+            success = False  # staying alive is judged when the episode's time is up
         if success:
             reward += 1.0
         return reward, (success or dead, success)

@@ -164,6 +164,13 @@ class Judge:
         default = Check(tuple(Clause("gained", k, n=n) for k, n in gains.items()))
         return default.failed(before, after, cap=INVENTORY_CAP)
 
+    @property
+    def lasting(self) -> bool:
+        """Its check asks only that the player be alive: it holds from the first step, so it can
+        be judged only once the sub-action's time is up (a stage when its skill returns; a PPO
+        episode or a policy skill at its step limit), never as a reason to stop early."""
+        return bool(self.check) and all(c.form == "alive" for c in self.check.clauses)
+
     def failed_at(self, before: dict, info: dict, api, alive: bool = True) -> list[str]:
         """:meth:`failed` for the world's state in a step's ``info`` (``before``: see
         :func:`state_of`), ``near`` clauses answered by the world's ``api``."""
