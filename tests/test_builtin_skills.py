@@ -103,6 +103,18 @@ def test_wood_pickaxe_from_three_builtin_skills(library, seed):
     assert api.achievements["make_wood_pickaxe"] == 1
 
 
+@pytest.mark.parametrize("seed, stone_near", [(0, False), (1, True), (2, True)])
+def test_stay_alive_arms_itself_and_puts_stone_by_before_the_first_night(library, seed, stone_near):
+    """A sword kills a zombie in 3 hits rather than 5, and on open ground a night needs six
+    stones to wall the player in: both come first, by day (dusk falls near step 160); the stone
+    only where some is close (seed 0 starts far from any: a trip there costs food)."""
+    env, api = fresh_world(seed)
+    result = run_skill(library.get("stay_alive"), env, api, max_steps=150, params={"steps": 150}, seed=seed)
+    assert result.error is None and result.steps == 150
+    assert api.has("wood_pickaxe") and api.has("wood_sword")
+    assert (api.inventory["stone"] >= 6) == stone_near
+
+
 def test_every_skill_runs_in_the_sandbox_from_a_fresh_world(library):
     """A short run of each: nothing the skill touches is refused at run time."""
     for skill in library.list():
