@@ -156,9 +156,8 @@ class SubtaskEnv(gym.Env):
         self.total_env_steps += 1
         reward = self.rewards.reward(prev, obs, info)
         # Judged by the runner from the world's own info, after the reward code returned.
-        success = not self.judge.failed_at(self._start, info, self.api, alive=not dead)
-        if self.judge.lasting and self._steps < self.max_episode_steps:
-            success = False  # staying alive is judged when the episode's time is up
+        success = self.judge.succeeded_at(self._start, info, self.api, steps=self._steps,
+                                          limit=self.max_episode_steps, alive=not dead)
         if success:
             reward += 1.0
         return reward, (success or dead, success)

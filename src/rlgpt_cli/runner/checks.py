@@ -171,10 +171,13 @@ class Judge:
         episode or a policy skill at its step limit), never as a reason to stop early."""
         return bool(self.check) and all(c.form == "alive" for c in self.check.clauses)
 
-    def failed_at(self, before: dict, info: dict, api, alive: bool = True) -> list[str]:
-        """:meth:`failed` for the world's state in a step's ``info`` (``before``: see
-        :func:`state_of`), ``near`` clauses answered by the world's ``api``."""
-        return self.failed(before, {**state_of(info), "alive": alive}, near_of(api))
+    def succeeded_at(self, before: dict, info: dict, api, *, steps: int, limit: int, alive: bool = True) -> bool:
+        """Whether ``steps`` steps into the sub-action (of at most ``limit``) it has succeeded:
+        its check holds, and a :attr:`lasting` one only once the time is up. What ends a PPO
+        episode and a policy skill."""
+        if self.lasting and steps < limit:
+            return False
+        return not self.failed(before, {**state_of(info), "alive": alive}, near_of(api))
 
 
 def judge_of(sub: dict) -> Judge:

@@ -343,7 +343,7 @@ def policy_actions(skill, library, api, max_steps: int | None = None, **_params)
             yield from macros.actions(action - len(native), api, min(macro_cap, cap - (api.step - begin)))
         info = _success_info(api, before)
         if judge is not None:
-            done = not judge.failed_at(start, info, api) and not (judge.lasting and api.step - begin < cap)
+            done = judge.succeeded_at(start, info, api, steps=api.step - begin, limit=cap)
         else:
             done = expression.success(api.last_obs, info)
         if done:
