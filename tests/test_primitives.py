@@ -141,6 +141,19 @@ def test_make_places_a_missing_table():
     assert result["ok"] is True and api.nearby("table", 1)
 
 
+def test_make_collects_what_a_missing_station_takes():
+    # One wood makes a pickaxe but not the table it needs (an arrow turns a table or furnace
+    # into path, so a station can be gone when its tool is due): make collects for both.
+    def setup(world, player):
+        player.inventory["wood"] = 1
+
+    def skill(api):
+        return (yield from api.make("wood_pickaxe"))
+
+    api, _, result = drive(skill, seed=5, max_steps=600, setup=setup)
+    assert result["ok"] is True and api.has("wood_pickaxe") and api.nearby("table", 1)
+
+
 def test_shelter_seals_the_player_in_for_the_night():
     def skill(api):
         yield from api.collect("wood", 3)

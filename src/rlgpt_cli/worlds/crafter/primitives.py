@@ -333,7 +333,10 @@ class CrafterAPI:
                 continue
             reached = yield from self._reach_stations(recipe, max_steps - (self._own - start))
             if not reached and not all(self.seen(s) for s in recipe.nearby):
-                return False  # a station is missing and cannot be placed
+                # A station is missing (an arrow turns a table or furnace into path) and too
+                # dear to place: collect what placing it takes, keeping what the recipe uses.
+                if not (yield from self._collect_for(recipe, max_steps - (self._own - start))):
+                    return False
             # Known stations not reached (an arrow or a cow in the way): walk again.
         return False
 
@@ -964,6 +967,21 @@ class CrafterAPI:
             if not (yield from self._place(station_recipe, keep, max_steps - (self._own - start))):
                 return False
         return True
+
+    def _collect_for(self, recipe, max_steps: int) -> Actions:
+        """Collect what ``recipe`` uses plus what placing its unseen stations uses. True when
+        something was short and all of it is now held."""
+        need = dict(recipe.uses)
+        for station in recipe.nearby:
+            if not self.seen(station):
+                for k, v in recipes.requirements(station).uses.items():
+                    need[k] = need.get(k, 0) + v
+        short = {k: v - self.inventory.get(k, 0) for k, v in need.items() if self.inventory.get(k, 0) < v}
+        start = self._own
+        for item, n in short.items():
+            if not (yield from self.collect(item, n, max_steps=max_steps - (self._own - start))):
+                return False
+        return bool(short)
 
     def _stand_near_all(self, stations):
         """A free cell within reach of a known cell of every station (the nearest one)."""
