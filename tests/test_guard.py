@@ -213,3 +213,22 @@ def test_run_with_the_guard_counts_its_hand_offs(cli):
     assert plain["guard"] is None
     assert guarded["guard"]["calls"] >= 1 and guarded["guard"]["steps"] >= 1
     assert guarded["success_rate"] == 1.0 and guarded["episodes"] == 1
+
+
+def test_only_the_last_stage_of_a_plan_may_outlast_the_stage_cap():
+    from rlgpt_cli.runner.episode import STAGE_STEPS, plan_stages
+
+    class Library:  # plan_stages asks the library for each sub-action's running skill
+        def get(self, name):
+            return skill(name, walker, n=STAGE_STEPS + 100)
+
+    walker.starts = 0
+    plan = [{"name": "walk_far", "success": "walked >= 1550"}, {"name": "walk_on", "success": "walked >= 1550"}]
+    world = World(food=9)
+    run = run_stages(world, Api(world), plan_stages(plan, Library()), {})
+    # A long search before another stage is cut off at the cap; as the plan's last stage it
+    # runs on (nothing after it needs the steps).
+    assert [(r.outcome, r.steps) for r in run.results][0] == ("step_cap", STAGE_STEPS)
+    world = World(food=9)
+    run = run_stages(world, Api(world), plan_stages(plan[1:], Library()), {})
+    assert [(r.outcome, r.steps) for r in run.results] == [("success", STAGE_STEPS + 100)]

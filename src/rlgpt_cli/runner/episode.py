@@ -17,6 +17,8 @@ from rlgpt_cli.runner.skills import run_skill
 
 # Steps a single sub-action may take before it counts as stuck.
 STAGE_STEPS = 1500
+# The last stage of a plan: no later stage needs its time, so only the episode's own end stops it.
+LAST_STAGE_STEPS = 2**31 - 1
 
 
 @dataclass
@@ -231,7 +233,7 @@ def plan_stages(subactions: list[dict], library) -> list[Stage]:
     from rlgpt_cli.library import split_pin
 
     stages = []
-    for sub in subactions:
+    for i, sub in enumerate(subactions):
         name = sub.get("skill") or sub["name"]
         try:
             skill = library.get(name)
@@ -240,5 +242,6 @@ def plan_stages(subactions: list[dict], library) -> list[Stage]:
                 raise NotFound(f"sub-action {sub['name']}: {exc.message}") from None  # a pin to no version
             raise NotFound(f"the library has no skill for sub-action {sub['name']}; "
                            f"build it with: rlgpt iterate or rlgpt code --subtask {sub['name']}") from None
-        stages.append(stage_from_subaction(sub, skill))
+        last = i == len(subactions) - 1
+        stages.append(stage_from_subaction(sub, skill, max_steps=LAST_STAGE_STEPS if last else STAGE_STEPS))
     return stages
