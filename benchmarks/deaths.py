@@ -106,10 +106,13 @@ def measure(subactions: list[dict], library, seeds: list[int], task, max_steps: 
         e = run_episode(make_world, kit.new_api, seed, stages, max_steps=max_steps, library=library, guard=guard)
         autopsy = watched[-1]
         failed = next((r for r in e.stages if not r.success), None)
+        # A stage whose check held on the step the player died still ended the episode there.
+        last = failed or (e.stages[-1] if e.died and e.stages else None)
         row = {"seed": seed, "died": e.died, "steps": e.steps,
                "success": task.success({"achievements": e.achievements, "inventory": e.inventory,
                                         "steps": e.steps, "alive": not e.died}),
-               "stage": failed.name if failed else None, "outcome": failed.outcome if failed else "success"}
+               "stage": last.name if last else None,
+               "outcome": "died" if e.died else failed.outcome if failed else "success"}
         if guard is not None:
             row["guard"] = {"calls": guard.calls, "steps": guard.steps, "reasons": guard.reasons}
         if e.died:
